@@ -1,0 +1,103 @@
+/**
+ * The target contract: the model whose output canopy must reproduce exactly.
+ *
+ * One conformance suite (test/adapters/targets/conformance.ts) runs against
+ * every implementation: the embedded onnxruntime target and the Triton target.
+ *
+ * Vocabulary used below:
+ * - *committed* tokens: prompt + tokens emitted so far; they are final.
+ * - *root*: the last committed token. It has no KV entry yet; it is node 0 of
+ *   every tree.
+ * - a node at depth d sits at absolute position `committed - 1 + d`; the token
+ *   the target *chooses* at that node is the token for position
+ *   `committed + d`, drawn with the generator keyed by (seed, that position).
+ */
+import type { SamplingParams } from '../kernels/sampling-params.js';
+import type { TokenTree } from '../kernels/tree.js';
+
+export interface TargetCapabilities {
+  /** Largest k for top-k ids and log-probs per node; 0 when unsupported. */
+  readonly maxTopK: number;
+  /** Can return hidden states of chosen layers. */
+  readonly hiddenStates: boolean;
+  /** Can run a draft pass that skips layers (layer-skip self-speculation). */
+  readonly skipLayers: boolean;
+}
+
+export interface TargetInfo {
+  /** Served model name, e.g. `smollm2-135m-instruct`. */
+  readonly model: string;
+  readonly vocabSize: number;
+  readonly eosTokenIds: readonly number[];
+  /** Longest sequence (prompt + generated) the target accepts. */
+  readonly maxContext: number;
+  readonly numLayers: number;
+  readonly hiddenSize: number;
+  readonly capabilities: TargetCapabilities;
+}
+
+export interface PassOptions {
+  /** Return the top-k ids and log-probs (of the raw, unprocessed distribution) per node. */
+  readonly topK?: number;
+  /**
+   * Return hidden states. Layer l in [0, numLayers) is the residual stream
+   * after block l; l = numLayers is the final-normed state the LM head reads.
+   */
+  readonly hiddenLayers?: readonly number[];
+  readonly signal?: AbortSignal;
+}
+
+export interface DraftPassOptions extends PassOptions {
+  /** Blocks to skip (layer-skip drafting). Requires capabilities.skipLayers. */
+  readonly skipLayers?: readonly number[];
+}
+
+export interface PassResult {
+  /** [numNodes] the token the target emits after each node (argmax, or the seeded draw). */
+  readonly chosen: Int32Array;
+  /** [numNodes * topK] row-major, best first; present when topK was asked. */
+  readonly topKIds?: Int32Array;
+  /** [numNodes * topK] natural-log probabilities matching topKIds. */
+  readonly topKLogprobs?: Float32Array;
+  /** layer -> [numNodes * hiddenSize]; present for the layers asked. */
+  readonly hidden?: ReadonlyMap<number, Float32Array>;
+}
+
+export interface TargetSession {
+  /** Committed tokens known to the target, root included. */
+  readonly length: number;
+  /**
+   * Verify pass: runs the whole tree in one forward pass with tree attention.
+   * The KV entries of every node are held until `accept` says which to keep.
+   */
+  step(tree: TokenTree, options?: PassOptions): Promise<PassResult>;
+  /**
+   * Records which nodes of the last `step` tree were accepted (root first, a
+   * path), then the emitted correction/bonus token becomes the new root.
+   * Local bookkeeping only: remote targets send it with the next request.
+   */
+  accept(path: Int32Array, nextRoot: number): void;
+  /**
+   * Scratch pass for drafters that use the model itself: same inputs as
+   * `step`, but its KV entries are discarded. `chosen` is greedy.
+   */
+  draft?(tree: TokenTree, options?: DraftPassOptions): Promise<PassResult>;
+  /** Frees the session's KV (idempotent). */
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  readonly sampling: SamplingParams;
+  readonly signal?: AbortSignal;
+}
+
+export interface Target {
+  readonly info: TargetInfo;
+  /**
+   * Prefills every prompt token but the last, which becomes the root.
+   * Throws CANOPY_ERR_PROMPT_TOO_LONG when the prompt cannot fit maxContext.
+   */
+  open(prompt: Int32Array, options: OpenOptions): Promise<TargetSession>;
+  /** Releases the model (sessions first). */
+  dispose(): Promise<void>;
+}

@@ -31,6 +31,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`canopy ${name}: ${error.message} [${error.code}]`);
       return 1;
     }
+    // node:util parseArgs: unknown flags, missing values.
+    if (String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
+      console.error(`canopy ${name}: ${(error as Error).message} [CANOPY_ERR_INVALID_ARGUMENT]\nRun \`canopy ${name} --help\`.`);
+      return 2;
+    }
     const wrapped = new CanopyError(
       'CANOPY_ERR_INTERNAL',
       error instanceof Error ? error.message : String(error),

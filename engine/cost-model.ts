@@ -1,0 +1,83 @@
+/**
+ * Measured cost of one verify pass as a function of its node count, learned
+ * online per model (one instance shared by all requests of a model).
+ *
+ * Sizes are grouped into power-of-two buckets; each keeps an exponentially
+ * weighted mean of the wall time of the passes that fell in it. Unmeasured
+ * sizes are interpolated linearly between measured neighbours and, beyond the
+ * largest measured size, extrapolated with a pessimistic slope so the policy
+ * explores upward in small steps instead of jumping to huge trees.
+ */
+
+const ALPHA = 0.1;
+/** Assumed relative cost growth per extra node when nothing above is measured (2%). */
+const PESSIMISTIC_SLOPE = 0.02;
+
+export interface CostModel {
+  /** Records one verify pass over `nodes` nodes that took `ms` milliseconds. */
+  record(nodes: number, ms: number): void;
+  /** Estimated milliseconds of a pass over `nodes` nodes; NaN before any measurement. */
+  estimate(nodes: number): number;
+  /** Number of passes measured in the bucket of `nodes`. */
+  samples(nodes: number): number;
+  snapshot(): { nodes: number; ms: number; samples: number }[];
+}
+
+function bucketOf(nodes: number): number {
+  return Math.max(0, Math.ceil(Math.log2(Math.max(1, nodes))));
+}
+
+export function createCostModel(maxNodes = 256): CostModel {
+  const buckets = bucketOf(maxNodes) + 1;
+  const mean = new Float64Array(buckets).fill(Number.NaN);
+  const count = new Uint32Array(buckets);
+  // The node count each bucket's mean describes: its own running mean of sizes.
+  const size = new Float64Array(buckets);
+
+  const measured = (): number[] => {
+    const out: number[] = [];
+    for (let b = 0; b < buckets; b++) if (count[b] > 0) out.push(b);
+    return out;
+  };
+
+  return {
+    record(nodes, ms) {
+      if (!(ms >= 0) || nodes < 1) return;
+      const b = Math.min(bucketOf(nodes), buckets - 1);
+      // Warm up with a plain average, then forget slowly (load and context length drift).
+      const a = count[b] < 1 / ALPHA ? 1 / (count[b] + 1) : ALPHA;
+      mean[b] = count[b] === 0 ? ms : mean[b] + a * (ms - mean[b]);
+      size[b] = count[b] === 0 ? nodes : size[b] + a * (nodes - size[b]);
+      count[b]++;
+    },
+    estimate(nodes) {
+      const known = measured();
+      if (known.length === 0) return Number.NaN;
+      const first = known[0];
+      if (nodes <= size[first]) return mean[first];
+      for (let i = 1; i < known.length; i++) {
+        const lo = known[i - 1];
+        const hi = known[i];
+        if (nodes <= size[hi]) {
+          const t = (nodes - size[lo]) / Math.max(1e-9, size[hi] - size[lo]);
+          return mean[lo] + t * (mean[hi] - mean[lo]);
+        }
+      }
+      const last = known[known.length - 1];
+      const slope =
+        known.length >= 2
+          ? Math.max(
+              (mean[last] - mean[known[known.length - 2]]) / Math.max(1e-9, size[last] - size[known[known.length - 2]]),
+              PESSIMISTIC_SLOPE * mean[first],
+            )
+          : PESSIMISTIC_SLOPE * mean[last];
+      return mean[last] + slope * (nodes - size[last]);
+    },
+    samples(nodes) {
+      return count[Math.min(bucketOf(nodes), buckets - 1)];
+    },
+    snapshot() {
+      return measured().map((b) => ({ nodes: Math.round(size[b]), ms: mean[b], samples: count[b] }));
+    },
+  };
+}

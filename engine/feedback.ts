@@ -1,0 +1,73 @@
+/**
+ * Learning from a verify pass: per-drafter calibration and accounting.
+ *
+ * Calibration uses every *tested* draft node: a child of a node on the
+ * accepted path. Its outcome is known even when fusion pruned it, because the
+ * target's chosen token at every accepted node is known: the child would have
+ * been accepted exactly when its token equals that choice (greedy or seeded).
+ */
+import type { Draft, DraftFeedback } from '../adapters/drafter.js';
+import type { FusionInput } from '../kernels/fuse.js';
+import type { Calibration } from './calibration.js';
+import type { ModelRuntime } from './runtime.js';
+import type { RequestStats } from './stats.js';
+
+/** A copy of `draft` with scores mapped through the drafter's calibration (root stays 1). */
+export function calibrateDraft(calibration: Calibration, source: number, draft: Draft): Draft {
+  const scores = new Float32Array(draft.scores.length);
+  scores[0] = 1;
+  for (let i = 1; i < scores.length; i++) scores[i] = calibration.map(source, draft.scores[i]);
+  return { tokens: draft.tokens, parents: draft.parents, scores };
+}
+
+function recordTested(calibration: Calibration, source: number, draft: Draft, feedback: DraftFeedback): void {
+  const { tree, result, accepted } = feedback;
+  const n = draft.tokens.length;
+  let cur = 0;
+  for (let k = 0; k < accepted.length; k++) {
+    const chosen = result.chosen[accepted[k]];
+    const nextToken = k + 1 < accepted.length ? tree.tokens[accepted[k + 1]] : -1;
+    let next = -1;
+    for (let c = cur + 1; c < n; c++) {
+      if (draft.parents[c] !== cur) continue;
+      calibration.record(source, draft.scores[c], draft.tokens[c] === chosen);
+      if (draft.tokens[c] === nextToken) next = c;
+    }
+    if (next < 0) return;
+    cur = next;
+  }
+}
+
+export function accountDrafts(
+  rt: ModelRuntime,
+  stats: RequestStats,
+  inputs: readonly FusionInput[],
+  raw: readonly Draft[],
+  feedback: DraftFeedback & { tree: { sources: Uint32Array } },
+): void {
+  const { tree, accepted } = feedback;
+  const nodes = tree.tokens.length;
+  stats.draftedTokens += nodes - 1;
+  stats.acceptedTokens += accepted.length - 1;
+  for (let d = 1; d < accepted.length; d++) stats.acceptedAtDepth[d - 1] = (stats.acceptedAtDepth[d - 1] ?? 0) + 1;
+
+  for (let i = 1; i < nodes; i++) {
+    let bits = tree.sources[i];
+    while (bits !== 0) {
+      const s = 31 - Math.clz32(bits);
+      bits &= ~(1 << s);
+      const name = rt.drafters[s].name;
+      stats.draftedByDrafter[name] = (stats.draftedByDrafter[name] ?? 0) + 1;
+    }
+  }
+  for (let k = 1; k < accepted.length; k++) {
+    let bits = tree.sources[accepted[k]];
+    while (bits !== 0) {
+      const s = 31 - Math.clz32(bits);
+      bits &= ~(1 << s);
+      const name = rt.drafters[s].name;
+      stats.acceptedByDrafter[name] = (stats.acceptedByDrafter[name] ?? 0) + 1;
+    }
+  }
+  for (let j = 0; j < inputs.length; j++) recordTested(rt.calibration, inputs[j].source, raw[j], feedback);
+}

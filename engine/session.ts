@@ -1,0 +1,203 @@
+/**
+ * One request's decoding loop (docs/architecture.md, "One decoding step"):
+ * drafters propose → fusion keeps the best `budget` nodes → the target
+ * verifies the tree in one pass → the walk keeps the longest agreed path plus
+ * the target's own next token → feedback to drafters, calibration and policy.
+ *
+ * Speculation off is the same loop with a one-node tree every step: that is
+ * the baseline every benchmark compares against.
+ */
+import type { Draft, DrafterSession } from '../adapters/drafter.js';
+import type { PassResult, TargetSession } from '../adapters/target.js';
+import { CanopyError, isCanopyError } from '../kernels/errors.js';
+import { type FusedTree, type FusionInput, fuseTrees, prefixTree } from '../kernels/fuse.js';
+import { validateTree } from '../kernels/tree.js';
+import { walkTree } from '../kernels/verify.js';
+import { accountDrafts, calibrateDraft } from './feedback.js';
+import type { ModelRuntime } from './runtime.js';
+import { emptyStats, type RequestStats } from './stats.js';
+import type { FinishReason, GenerateRequest, GenerateResult } from './types.js';
+
+interface ActiveDrafter {
+  readonly name: string;
+  /** Index of the drafter in the model's runtime (bit in fusion provenance). */
+  readonly source: number;
+  readonly session: DrafterSession;
+  failed: boolean;
+}
+
+const now = (): number => performance.now();
+
+export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promise<GenerateResult> {
+  const started = now();
+  const stats = emptyStats();
+  const { target, log } = rt;
+  const prompt = req.prompt;
+  const capacity = Math.min(prompt.length + req.maxNewTokens, target.info.maxContext);
+  const tokens = new Int32Array(capacity);
+  tokens.set(prompt);
+  let committed = prompt.length;
+  let generated = 0;
+  let finish: FinishReason = 'length';
+
+  let session: TargetSession = await target.open(prompt, { sampling: req.sampling, signal: req.signal });
+  stats.prefillMs = now() - started;
+  const drafters: ActiveDrafter[] = [];
+  const stop = rt.createStopMatcher?.(req.stop ?? []);
+
+  try {
+    for (const d of req.speculate ? rt.drafters : []) {
+      if (req.drafters && !req.drafters.includes(d.name)) continue;
+      try {
+        drafters.push({
+          name: d.name,
+          source: d.source,
+          session: d.factory.open({ prompt, target: d.factory.capabilities.needsTarget ? session : undefined }),
+          failed: false,
+        });
+      } catch (error) {
+        drafterFailed(rt, stats, d.name, error);
+      }
+    }
+    const topK = Math.min(
+      target.info.capabilities.maxTopK,
+      Math.max(0, ...drafters.map((d) => rt.drafterByName(d.name).capabilities.needsTopK)),
+    );
+    const hiddenLayers = [
+      ...new Set(drafters.flatMap((d) => rt.drafterByName(d.name).capabilities.needsHiddenLayers)),
+    ];
+    const passOptions = {
+      topK: topK > 0 ? topK : undefined,
+      hiddenLayers: hiddenLayers.length > 0 ? hiddenLayers : undefined,
+      signal: req.signal,
+    };
+    const maxBudget = Math.max(1, Math.min(req.maxBudget ?? rt.maxBudget, rt.maxBudget));
+
+    while (generated < req.maxNewTokens) {
+      if (req.signal?.aborted) throw new CanopyError('CANOPY_ERR_CANCELLED', 'the request was cancelled');
+      if (committed >= target.info.maxContext) break;
+      const root = tokens[committed - 1];
+      const context = tokens.subarray(0, committed);
+      const room = Math.min(maxBudget, target.info.maxContext - committed + 1);
+
+      // 1. Draft.
+      const t0 = now();
+      const inputs: FusionInput[] = [];
+      const raw: Draft[] = [];
+      for (const d of drafters) {
+        if (d.failed) continue;
+        try {
+          const draft = await d.session.propose({ tokens: context, promptLength: prompt.length, budget: room });
+          if (draft === null || draft.tokens.length <= 1) continue;
+          validateTree(draft, target.info.vocabSize);
+          if (draft.tokens[0] !== root) throw new Error(`draft root ${draft.tokens[0]} is not the root ${root}`);
+          inputs.push({ draft: calibrateDraft(rt.calibration, d.source, draft), source: d.source });
+          raw.push(draft);
+        } catch (error) {
+          d.failed = true;
+          drafterFailed(rt, stats, d.name, error);
+        }
+      }
+      const t1 = now();
+
+      // 2. Fuse under the budget the policy picks.
+      let tree: FusedTree = fuseTrees(root, inputs, room);
+      if (tree.tokens.length > 1) {
+        const { budget } = rt.policy.choose(tree.pathScores.subarray(1), rt.hostMs(), room);
+        tree = prefixTree(tree, budget);
+      }
+      const t2 = now();
+
+      // 3. Verify in one pass (re-opening a session the upstream lost).
+      let result: PassResult;
+      try {
+        result = await session.step(tree, passOptions);
+      } catch (error) {
+        if (!isCanopyError(error, 'CANOPY_ERR_UPSTREAM_SESSION_LOST')) throw error;
+        log.warn({ err: error, committed }, 'target session lost; re-opening by prefilling the committed tokens');
+        session = await target.open(context, { sampling: req.sampling, signal: req.signal });
+        result = await session.step(tree, passOptions);
+      }
+      const t3 = now();
+      rt.cost.record(tree.tokens.length, t3 - t2);
+
+      // 4. Walk: longest agreed path + the target's own token.
+      const walk = walkTree(tree, result.chosen, {
+        eosTokenIds: target.info.eosTokenIds,
+        maxTokens: Math.min(req.maxNewTokens - generated, capacity - committed),
+      });
+      let emitted = walk.emitted;
+      if (walk.finish) finish = walk.finish === 'eos' ? 'eos' : 'length';
+      if (stop) {
+        const keep = stop.push(emitted);
+        if (keep >= 0) {
+          emitted = emitted.subarray(0, keep);
+          finish = 'stop';
+        }
+      }
+      tokens.set(emitted, committed);
+      committed += emitted.length;
+      generated += emitted.length;
+      const done = finish !== 'length' || generated >= req.maxNewTokens || walk.finish !== null;
+      if (!done) session.accept(walk.accepted, emitted[emitted.length - 1]);
+
+      // 5. Feedback: calibration, drafters, accounting.
+      const feedback = {
+        tree,
+        result,
+        accepted: walk.accepted,
+        emitted,
+        tokens: tokens.subarray(0, committed),
+      };
+      accountDrafts(rt, stats, inputs, raw, feedback);
+      for (const d of drafters) {
+        if (d.failed) continue;
+        try {
+          d.session.observe(feedback);
+        } catch (error) {
+          d.failed = true;
+          drafterFailed(rt, stats, d.name, error);
+        }
+      }
+      const t4 = now();
+
+      stats.steps++;
+      stats.budgetSum += tree.tokens.length;
+      stats.draftMs += t1 - t0;
+      stats.fuseMs += t2 - t1;
+      stats.verifyMs += t3 - t2;
+      stats.walkMs += t4 - t3;
+      rt.recordHost(t2 - t0 + (t4 - t3));
+      rt.observer?.onStep?.(rt.name, tree.tokens.length, walk.accepted.length - 1, t3 - t2);
+      if (emitted.length > 0) req.onTokens?.(emitted);
+      if (done) break;
+    }
+  } finally {
+    for (const d of drafters) {
+      try {
+        d.session.close?.();
+      } catch (error) {
+        drafterFailed(rt, stats, d.name, error);
+      }
+    }
+    await session.close().catch((error: unknown) => log.warn({ err: error }, 'closing the target session failed'));
+  }
+
+  stats.tokens = generated;
+  stats.totalMs = now() - started;
+  if (generated >= req.maxNewTokens && finish !== 'eos' && finish !== 'stop') finish = 'length';
+  rt.observer?.onRequest?.(rt.name, stats);
+  const hit = stop?.hit;
+  return {
+    tokens: tokens.slice(prompt.length, committed),
+    finishReason: finish,
+    stop: hit ? { index: hit.stop, textBytes: hit.textBytes } : undefined,
+    stats,
+  };
+}
+
+function drafterFailed(rt: ModelRuntime, stats: RequestStats, name: string, error: unknown): void {
+  if (!stats.failedDrafters.includes(name)) stats.failedDrafters.push(name);
+  rt.log.warn({ drafter: name, err: error }, 'drafter failed; skipping it for the rest of this request');
+  rt.observer?.onDrafterError?.(rt.name, name);
+}

@@ -1,0 +1,162 @@
+"""Executes one checked WireRequest against the live sessions (docs/triton-wire.md).
+
+Two phases, so that a malformed request fails as a whole and changes nothing:
+`_check` looks at every session first (exists, keep path, context, capacity),
+then `_apply` runs each session's work in request order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from canopy_runner import Runner, chain_bias, tree_bias, tree_depths
+from canopy_sampling import History, choose_tree_tokens
+from canopy_sessions import PendingTree, Session, SessionStore
+from canopy_wire import SessionOp, WireError, WireRequest
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    prefill_chunk: int
+
+
+class Outputs:
+    """Output tensors of one request, filled session by session."""
+
+    def __init__(self, req: WireRequest, hidden_size: int):
+        s, k = req.total_nodes, req.return_top_k
+        self.chosen = np.full(s, -1, np.int32)  # [S]
+        self.topk_ids = np.full((s, k), -1, np.int32)  # [S, k]
+        self.topk_logprobs = np.zeros((s, k), np.float32)  # [S, k]
+        self.hidden = np.zeros((req.hidden_layers.size, s, hidden_size), np.float32)  # [Hn, S, H]
+        self.session_length = np.zeros(len(req.ops), np.int32)  # [B]
+
+    def as_dict(self, req: WireRequest) -> dict:
+        out = {"chosen": self.chosen, "session_length": self.session_length}
+        if req.return_top_k:
+            out["topk_ids"] = self.topk_ids
+            out["topk_logprobs"] = self.topk_logprobs
+        if req.hidden_layers.size:
+            out["hidden"] = self.hidden
+        return out
+
+
+def _context_full(sid: str, needed: int, limit: int) -> WireError:
+    return WireError("CANOPY_CONTEXT_FULL", f"session '{sid}' needs {needed} positions; the model holds {limit}")
+
+
+def _check_keep(op: SessionOp, session: Session) -> None:
+    keep = op.keep
+    if not keep.size:
+        return
+    pending = session.pending
+    if pending is None:
+        raise WireError("CANOPY_BAD_REQUEST", f"session '{op.session_id}': 'keep' names nodes but no STEP tree is held")
+    n = pending.tokens.shape[0]
+    if keep[0] != 0 or np.any(keep >= n) or np.any(pending.parents[keep[1:]] != keep[:-1]):
+        raise WireError("CANOPY_BAD_REQUEST", f"session '{op.session_id}': 'keep' must be a path of the previous "
+                        f"STEP tree ({n} nodes) starting at its root, got {keep.tolist()}")
+
+
+def _check(req: WireRequest, store: SessionStore) -> None:
+    new_sessions, extra_bytes = 0, 0
+    per_token = store.bytes_per_token
+    for op in req.ops:
+        n = op.tokens.shape[0]
+        if op.opens:
+            if store.exists(op.session_id):
+                raise WireError("CANOPY_SESSION_EXISTS", f"session '{op.session_id}' is already open")
+            if n + 1 > store.max_context:
+                raise _context_full(op.session_id, n + 1, store.max_context)
+            new_sessions += 1
+            extra_bytes += n * per_token
+            continue
+        session = store.get(op.session_id)
+        _check_keep(op, session)
+        committed = session.length + op.keep.size
+        if n and committed + int(tree_depths(op.parents).max()) + 1 > store.max_context:
+            raise _context_full(op.session_id, committed + int(tree_depths(op.parents).max()) + 1, store.max_context)
+        held = session.pending.nbytes if session.pending else 0
+        extra_bytes += op.keep.size * per_token + (0 if op.scratch else n * per_token) - held
+    store.check_room(new_sessions, extra_bytes)
+
+
+def _open(op: SessionOp, store: SessionStore, runner: Runner, out: Outputs, req: WireRequest,
+          cfg: BatchConfig) -> Session:
+    n = op.tokens.shape[0]
+    session = store.open(op.session_id, op.sampling, n + 1)
+    store.reserve(session, n)
+    chunk = cfg.prefill_chunk if cfg.prefill_chunk > 0 else max(n, 1)
+    hidden_names = [runner.hidden_name(int(l)) for l in req.hidden_layers]
+    for c0 in range(0, n, chunk):
+        tokens = op.tokens[c0:c0 + chunk]
+        m = tokens.shape[0]
+        positions = np.arange(session.length, session.length + m, dtype=np.int64)
+        names = runner.present_names() + hidden_names
+        res = runner.run(tokens, positions, chain_bias(m, session.length), session.past(), names,
+                         logit_rows=np.array([m - 1]))
+        layers = runner.manifest.num_layers
+        session.append(tokens, [res[f"present_key_{l}"] for l in range(layers)],
+                       [res[f"present_value_{l}"] for l in range(layers)])
+        for h, name in enumerate(hidden_names):
+            out.hidden[h, op.start + c0:op.start + c0 + m] = res[name]
+    return session
+
+
+def _keep(op: SessionOp, store: SessionStore, session: Session) -> None:
+    pending, session.pending = session.pending, None
+    if op.keep.size:
+        kept = (pending.tokens[op.keep], [k[op.keep] for k in pending.keys], [v[op.keep] for v in pending.values])
+        del pending  # its memory is free before the cache grows
+        store.reserve(session, op.keep.size)
+        session.append(*kept)
+
+
+def _step(op: SessionOp, session: Session, runner: Runner, out: Outputs, req: WireRequest) -> None:
+    n = op.tokens.shape[0]
+    layers = runner.manifest.num_layers
+    depths = tree_depths(op.parents)
+    hidden_names = [runner.hidden_name(int(l)) for l in req.hidden_layers]
+    names = ["logits"] + (["topk_ids", "topk_logprobs"] if req.return_top_k else []) + hidden_names
+    if not op.scratch:
+        names += runner.present_names()
+    res = runner.run(op.tokens, session.length + depths, tree_bias(op.parents, session.length), session.past(), names,
+                     logit_rows=np.arange(n), top_k=req.return_top_k,
+                     skip_layers=req.skip_layers if op.scratch else None)
+    rows = slice(op.start, op.start + n)
+    committed = np.append(session.history[: session.length], op.tokens[0])  # root last
+    history = History.from_committed(runner.manifest.vocab_size, committed, session.prompt_length)
+    sampling = None if op.scratch else session.sampling  # scratch passes are greedy
+    out.chosen[rows] = choose_tree_tokens(res["logits"], sampling, history, op.tokens, op.parents,
+                                          committed.shape[0], depths)
+    if req.return_top_k:
+        out.topk_ids[rows] = res["topk_ids"]
+        out.topk_logprobs[rows] = res["topk_logprobs"]
+    for h, name in enumerate(hidden_names):
+        out.hidden[h, rows] = res[name]
+    if not op.scratch:
+        session.pending = PendingTree(op.tokens.copy(), op.parents.copy(),
+                                      [res[f"present_key_{l}"] for l in range(layers)],
+                                      [res[f"present_value_{l}"] for l in range(layers)])
+
+
+def run_request(req: WireRequest, store: SessionStore, runner: Runner, cfg: BatchConfig) -> dict:
+    """Runs every session's work; the caller holds `store.lock`. Raises WireError for a refused request."""
+    _check(req, store)
+    out = Outputs(req, runner.manifest.hidden_size)
+    now = time.monotonic()
+    for i, op in enumerate(req.ops):
+        if op.opens:
+            session = _open(op, store, runner, out, req, cfg)
+        else:
+            session = store.get(op.session_id)
+            _keep(op, store, session)
+            if op.tokens.shape[0]:
+                _step(op, session, runner, out, req)
+        session.last_used = now
+        out.session_length[i] = session.length + 1
+        if op.closes:
+            store.close(op.session_id)
+    return out.as_dict(req)

@@ -1,0 +1,96 @@
+/**
+ * A served model: its target (embedded or Triton), its tokenizer, and the
+ * engine with its drafters. The CLI, the benchmark, the proxy and the Express
+ * middleware all open models through here, so they behave the same.
+ */
+import type { Logger } from 'pino';
+import { builtinDrafters } from '../../adapters/drafters/index.js';
+import { loadManifest } from '../../adapters/model-store/index.js';
+import type { Target } from '../../adapters/target.js';
+import { createEmbeddedTarget } from '../../adapters/targets/embedded/index.js';
+import { loadTokenizer, type Tokenizer } from '../../adapters/tokenizer/index.js';
+import {
+  createDrafterRegistry,
+  createModelEngine,
+  type DrafterRegistry,
+  type DrafterSpec,
+  type EngineObserver,
+  type ModelEngine,
+} from '../../engine/index.js';
+import { StopStringMatcher, type TokenBytes } from '../../kernels/stop-strings.js';
+
+/** What runs when nothing else is configured: the fusion of the train-free drafters. */
+export const DEFAULT_DRAFTERS: readonly DrafterSpec[] = Object.freeze([
+  { name: 'ngram' },
+  { name: 'recycling' },
+  { name: 'retrieval' },
+]);
+
+export type TargetSpec =
+  | { readonly kind: 'embedded'; readonly threads?: number }
+  | { readonly kind: 'triton'; readonly url: string; readonly model?: string; readonly timeoutMs?: number };
+
+export interface ModelHostOptions {
+  /** Prepared model name (or directory) in the canopy cache: tokenizer and, when embedded, weights. */
+  readonly model: string;
+  readonly target?: TargetSpec;
+  readonly drafters?: readonly DrafterSpec[];
+  readonly maxBudget?: number;
+  readonly registry?: DrafterRegistry;
+  readonly logger?: Logger;
+  readonly observer?: EngineObserver;
+}
+
+export interface ModelHost {
+  readonly name: string;
+  readonly engine: ModelEngine;
+  readonly tokenizer: Tokenizer;
+  dispose(): Promise<void>;
+}
+
+/** A registry holding the built-in drafters; third-party ones register on it too. */
+export function createDefaultRegistry(): DrafterRegistry {
+  return createDrafterRegistry(builtinDrafters);
+}
+
+function tokenBytesTable(tokenizer: Tokenizer): TokenBytes {
+  const offsets = new Int32Array(tokenizer.vocabSize + 1);
+  for (let id = 0; id < tokenizer.vocabSize; id++) offsets[id + 1] = offsets[id] + tokenizer.tokenBytes(id).length;
+  const bytes = new Uint8Array(offsets[tokenizer.vocabSize]);
+  for (let id = 0; id < tokenizer.vocabSize; id++) bytes.set(tokenizer.tokenBytes(id), offsets[id]);
+  return { bytes, offsets };
+}
+
+async function openTarget(spec: TargetSpec, model: string): Promise<Target> {
+  if (spec.kind === 'embedded') return createEmbeddedTarget({ model, threads: spec.threads });
+  const { createTritonTarget } = await import('../../adapters/targets/triton/index.js');
+  return createTritonTarget({ url: spec.url, model: spec.model ?? 'canopy_lm', timeoutMs: spec.timeoutMs });
+}
+
+export async function openModelHost(options: ModelHostOptions): Promise<ModelHost> {
+  const { dir, manifest } = loadManifest(options.model);
+  const tokenizer = await loadTokenizer(dir);
+  const target = await openTarget(options.target ?? { kind: 'embedded' }, dir);
+  let table: TokenBytes | undefined;
+  try {
+    const engine = await createModelEngine({
+      name: manifest.name,
+      target,
+      registry: options.registry ?? createDefaultRegistry(),
+      drafters: options.drafters ?? DEFAULT_DRAFTERS,
+      maxBudget: options.maxBudget,
+      modelDir: dir,
+      logger: options.logger,
+      observer: options.observer,
+      createStopMatcher(stop) {
+        if (stop.length === 0) return undefined;
+        table ??= tokenBytesTable(tokenizer);
+        return new StopStringMatcher(stop, table);
+      },
+    });
+    return { name: manifest.name, engine, tokenizer, dispose: () => engine.dispose() };
+  } catch (error) {
+    await target.dispose();
+    throw error;
+  }
+}

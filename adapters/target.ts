@@ -82,6 +82,12 @@ export interface TargetSession {
    * `step`, but its KV entries are discarded. `chosen` is greedy.
    */
   draft?(tree: TokenTree, options?: DraftPassOptions): Promise<PassResult>;
+  /**
+   * Remote targets: re-creates a session the server lost (CANOPY_ERR_UPSTREAM_SESSION_LOST)
+   * by prefilling `committed` (root included) under the same session object.
+   * Nothing is emitted, so no token is duplicated.
+   */
+  reopen?(committed: Int32Array): Promise<void>;
   /** Frees the session's KV (idempotent). */
   close(): Promise<void>;
 }

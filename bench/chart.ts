@@ -12,8 +12,12 @@ export function speedupChart(variants: ReadonlyMap<string, VariantReport>, title
   const names = [...variants.keys()];
   const first = variants.get(names[0]);
   const categories = [...Object.keys(first?.categories ?? {}), 'overall'];
-  const value = (v: VariantReport, c: string): number => (c === 'overall' ? v.overall : v.categories[c])?.speedup ?? 0;
-  const max = Math.max(1.5, ...names.flatMap((n) => categories.map((c) => value(variants.get(n) as VariantReport, c))));
+  const value = (v: VariantReport, c: string): number =>
+    (c === 'overall' ? v.overall : v.categories[c])?.speedup ?? 0;
+  const max = Math.max(
+    1.5,
+    ...names.flatMap((n) => categories.map((c) => value(variants.get(n) as VariantReport, c))),
+  );
   const top = Math.ceil(max * 2) / 2;
   const W = 120 + categories.length * (names.length * 18 + 24);
   const H = 300;
@@ -29,7 +33,9 @@ export function speedupChart(variants: ReadonlyMap<string, VariantReport>, title
     parts.push(`<line x1="60" x2="${W - 10}" y1="${y(s)}" y2="${y(s)}" stroke="#e2e8f0"/>`);
     parts.push(`<text x="54" y="${y(s) + 4}" text-anchor="end">${s.toFixed(1)}×</text>`);
   }
-  parts.push(`<line x1="60" x2="${W - 10}" y1="${y(1)}" y2="${y(1)}" stroke="#718096" stroke-dasharray="4 3"/>`);
+  parts.push(
+    `<line x1="60" x2="${W - 10}" y1="${y(1)}" y2="${y(1)}" stroke="#718096" stroke-dasharray="4 3"/>`,
+  );
   categories.forEach((c, ci) => {
     const x0 = 70 + ci * (names.length * 18 + 24);
     names.forEach((n, vi) => {

@@ -14,7 +14,16 @@ export interface BenchPrompt {
   readonly turns: readonly string[];
 }
 
-const MT_BENCH = new Set(['writing', 'roleplay', 'reasoning', 'math', 'coding', 'extraction', 'stem', 'humanities']);
+const MT_BENCH = new Set([
+  'writing',
+  'roleplay',
+  'reasoning',
+  'math',
+  'coding',
+  'extraction',
+  'stem',
+  'humanities',
+]);
 
 export function loadDataset(path: string): BenchPrompt[] {
   let text: string;
@@ -33,8 +42,15 @@ export function loadDataset(path: string): BenchPrompt[] {
       throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `${path}:${i + 1}: not JSON`, { cause: error });
     }
     const turns = row.turns;
-    if (typeof row.category !== 'string' || !Array.isArray(turns) || !turns.every((t) => typeof t === 'string')) {
-      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `${path}:${i + 1}: needs "category" and "turns": [string]`);
+    if (
+      typeof row.category !== 'string' ||
+      !Array.isArray(turns) ||
+      !turns.every((t) => typeof t === 'string')
+    ) {
+      throw new CanopyError(
+        'CANOPY_ERR_INVALID_ARGUMENT',
+        `${path}:${i + 1}: needs "category" and "turns": [string]`,
+      );
     }
     const sub = row.category;
     prompts.push({

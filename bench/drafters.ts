@@ -113,6 +113,7 @@ async function run(
   definition: DrafterDefinition<unknown>,
   contextLength: number,
   steps: number,
+  warmRequests: number,
 ): Promise<string> {
   const random = lcg(42);
   const factory = await definition.create(definition.parseOptions(undefined), { target });
@@ -123,13 +124,13 @@ async function run(
   for (let r = 0; r < warmRequests; r++) {
     const start = (contextLength - 256 + r * 37) % (text.length - 512);
     const warm = text.slice(start, start + 256);
-    const s = factory.open({ prompt: warm });
+    const past = factory.open({ prompt: warm });
     const committed = new Committed(warm);
     for (let step = 0; step < 32; step++) {
-      const draft = await s.propose({ tokens: committed.view, promptLength: warm.length, budget: BUDGET });
-      s.observe(verify(draft, committed, text[(start + committed.length) % text.length], random));
+      const draft = await past.propose({ tokens: committed.view, promptLength: warm.length, budget: BUDGET });
+      past.observe(verify(draft, committed, text[(start + committed.length) % text.length], random));
     }
-    s.close?.();
+    past.close?.();
   }
   const session = factory.open({ prompt });
   const committed = new Committed(prompt);
@@ -179,7 +180,9 @@ const steps = Number(values.steps);
 const contextLength = Number(values.context);
 const warmRequests = Number(values.warm);
 console.log(
-  `context ${contextLength} tokens, ${steps} steps, budget ${BUDGET}, vocab ${VOCAB}, top-${TOP_K} feedback`,
+  `context ${contextLength} tokens, ${steps} steps, budget ${BUDGET}, vocab ${VOCAB}, top-${TOP_K} feedback, ` +
+    `after ${warmRequests} past requests of 32 steps`,
 );
 console.log('drafter    mean µs   p50 µs   p99 µs  drafted   nodes');
-for (const definition of builtinDrafters) console.log(await run(definition, contextLength, steps, warmRequests));
+for (const definition of builtinDrafters)
+  console.log(await run(definition, contextLength, steps, warmRequests));

@@ -120,7 +120,8 @@ export function summarizeVariant(baseline: readonly PromptRun[], runs: readonly 
   runs.forEach((run, i) => {
     const base = baseline[i];
     const diff = firstDifference(run.tokens, base.tokens);
-    if (diff >= 0) mismatches.push({ id: run.prompt.id, category: run.prompt.category, firstDifference: diff });
+    if (diff >= 0)
+      mismatches.push({ id: run.prompt.id, category: run.prompt.category, firstDifference: diff });
     const cat = categories.get(run.prompt.category) ?? zero();
     categories.set(run.prompt.category, cat);
     add(cat, run, base, diff < 0);
@@ -146,7 +147,18 @@ export function summarizeVariant(baseline: readonly PromptRun[], runs: readonly 
 
 /** A fixed-width table: one row per category plus the overall row. */
 export function formatTable(name: string, report: VariantReport): string {
-  const head = ['category', 'prompts', 'τ', 'tok/s', 'base tok/s', 'speedup', 'e2e', 'exact', 'overhead', 'budget'];
+  const head = [
+    'category',
+    'prompts',
+    'τ',
+    'tok/s',
+    'base tok/s',
+    'speedup',
+    'e2e',
+    'exact',
+    'overhead',
+    'budget',
+  ];
   const row = (label: string, a: Aggregate): string[] => [
     label,
     String(a.prompts),
@@ -165,6 +177,7 @@ export function formatTable(name: string, report: VariantReport): string {
     row('overall', report.overall),
   ];
   const widths = head.map((_, c) => Math.max(...rows.map((x) => x[c].length)));
-  const line = (x: string[]): string => x.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
+  const line = (x: string[]): string =>
+    x.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
   return [`== ${name}`, line(rows[0]), ...rows.slice(1).map(line)].join('\n');
 }

@@ -56,7 +56,11 @@ interface PlainRun {
   readonly tokens: number[];
 }
 
-async function plainDecoding(target: EmbeddedTarget, prompt: Int32Array, newTokens: number): Promise<PlainRun> {
+async function plainDecoding(
+  target: EmbeddedTarget,
+  prompt: Int32Array,
+  newTokens: number,
+): Promise<PlainRun> {
   const session = await target.open(prompt, { sampling: GREEDY });
   const tokens: number[] = [];
   let root = prompt[prompt.length - 1];
@@ -79,7 +83,11 @@ async function plainDecoding(target: EmbeddedTarget, prompt: Int32Array, newToke
 }
 
 /** Median ms of one verify pass per tree size at `cached` committed tokens. */
-async function verifyCosts(target: EmbeddedTarget, prompt: Int32Array, reps: number): Promise<Map<number, number>> {
+async function verifyCosts(
+  target: EmbeddedTarget,
+  prompt: Int32Array,
+  reps: number,
+): Promise<Map<number, number>> {
   const session = await target.open(prompt, { sampling: GREEDY });
   const root = prompt[prompt.length - 1];
   const trees = SIZES.map((n) => costTree(root, n, target.info.vocabSize, n));
@@ -154,14 +162,23 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`${result.machine.cpu} (${result.machine.cores} cores), ${threads} threads, ${result.model}`);
-  console.log(`plain decoding, ${newTokens} tokens after a ${prompt.length}-token prompt (median of ${values.rounds}):`);
-  console.log(`  embedded   ${result.embeddedTokensPerSecond.toFixed(1)} tokens/s, ${result.embeddedOverheadUsPerStep.toFixed(0)} µs/step outside onnxruntime`);
+  console.log(
+    `plain decoding, ${newTokens} tokens after a ${prompt.length}-token prompt (median of ${values.rounds}):`,
+  );
+  console.log(
+    `  embedded   ${result.embeddedTokensPerSecond.toFixed(1)} tokens/s, ${result.embeddedOverheadUsPerStep.toFixed(0)} µs/step outside onnxruntime`,
+  );
   if (result.llamaCppTokensPerSecond !== null) {
-    console.log(`  llama.cpp  ${result.llamaCppTokensPerSecond.toFixed(1)} tokens/s (same GGUF; first ${agree} greedy tokens identical)`);
+    console.log(
+      `  llama.cpp  ${result.llamaCppTokensPerSecond.toFixed(1)} tokens/s (same GGUF; first ${agree} greedy tokens identical)`,
+    );
   }
   console.log(`verify pass at ${cached} cached tokens (median of ${values.reps}):`);
   console.log('  nodes      ms   × 1 node');
-  for (const [n, ms] of costs) console.log(`  ${String(n).padStart(5)} ${ms.toFixed(2).padStart(7)} ${(ms / base).toFixed(2).padStart(9)}`);
+  for (const [n, ms] of costs)
+    console.log(
+      `  ${String(n).padStart(5)} ${ms.toFixed(2).padStart(7)} ${(ms / base).toFixed(2).padStart(9)}`,
+    );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -67,7 +67,8 @@ export function createCostModel(maxNodes = 256): CostModel {
       const slope =
         known.length >= 2
           ? Math.max(
-              (mean[last] - mean[known[known.length - 2]]) / Math.max(1e-9, size[last] - size[known[known.length - 2]]),
+              (mean[last] - mean[known[known.length - 2]]) /
+                Math.max(1e-9, size[last] - size[known[known.length - 2]]),
               PESSIMISTIC_SLOPE * mean[first],
             )
           : PESSIMISTIC_SLOPE * mean[last];

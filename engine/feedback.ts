@@ -49,7 +49,8 @@ export function accountDrafts(
   const nodes = tree.tokens.length;
   stats.draftedTokens += nodes - 1;
   stats.acceptedTokens += accepted.length - 1;
-  for (let d = 1; d < accepted.length; d++) stats.acceptedAtDepth[d - 1] = (stats.acceptedAtDepth[d - 1] ?? 0) + 1;
+  for (let d = 1; d < accepted.length; d++)
+    stats.acceptedAtDepth[d - 1] = (stats.acceptedAtDepth[d - 1] ?? 0) + 1;
 
   for (let i = 1; i < nodes; i++) {
     let bits = tree.sources[i];

@@ -11,5 +11,12 @@ export {
 export { BUDGET_CANDIDATES, type BudgetPolicy, createBudgetPolicy } from './policy.js';
 export { assertDrafterDefinition, createDrafterRegistry, type DrafterRegistry } from './registry.js';
 export type { StopMatcher } from './runtime.js';
-export { draftOverheadShare, emptyStats, type RequestStats, summarize, tau, tokensPerSecond } from './stats.js';
+export {
+  draftOverheadShare,
+  emptyStats,
+  type RequestStats,
+  summarize,
+  tau,
+  tokensPerSecond,
+} from './stats.js';
 export type { EngineObserver, FinishReason, GenerateRequest, GenerateResult } from './types.js';

@@ -34,6 +34,8 @@ export interface ModelEngineOptions {
   readonly logger?: Logger;
   readonly observer?: EngineObserver;
   readonly createStopMatcher?: (stop: readonly string[]) => StopMatcher | undefined;
+  /** Whether dispose() also disposes the target (false when engines share one target). Default true. */
+  readonly ownsTarget?: boolean;
 }
 
 export interface ModelEngine {
@@ -76,14 +78,18 @@ export async function createModelEngine(options: ModelEngineOptions): Promise<Mo
   const seen = new Set<string>();
   const drafters: RuntimeDrafter[] = [];
   for (const { def, options: drafterOptions } of parsed) {
-    if (seen.has(def.name)) throw new CanopyError('CANOPY_ERR_INVALID_CONFIG', `drafter '${def.name}' is listed twice`);
+    if (seen.has(def.name))
+      throw new CanopyError('CANOPY_ERR_INVALID_CONFIG', `drafter '${def.name}' is listed twice`);
     seen.add(def.name);
     try {
       const factory = await def.create(drafterOptions, { target: target.info, modelDir: options.modelDir });
       drafters.push({ name: def.name, source: drafters.length, factory });
     } catch (error) {
       if (!isCanopyError(error, 'CANOPY_ERR_DRAFTER_INCOMPATIBLE')) throw error;
-      log.warn({ drafter: def.name, reason: error.message }, 'drafter cannot run on this target; running without it');
+      log.warn(
+        { drafter: def.name, reason: error.message },
+        'drafter cannot run on this target; running without it',
+      );
     }
   }
   const byName = new Map<string, DrafterFactory>(drafters.map((d) => [d.name, d.factory]));
@@ -115,7 +121,7 @@ export async function createModelEngine(options: ModelEngineOptions): Promise<Mo
     target,
     drafterNames: drafters.map((d) => d.name),
     maxBudget,
-    generate(request) {
+    async generate(request) {
       for (const d of request.drafters ?? []) {
         if (!byName.has(d)) {
           throw new CanopyError(
@@ -126,12 +132,18 @@ export async function createModelEngine(options: ModelEngineOptions): Promise<Mo
         }
       }
       if (request.maxBudget !== undefined) checkBudget(request.maxBudget);
+      if (!Number.isInteger(request.maxNewTokens) || request.maxNewTokens < 1) {
+        throw new CanopyError(
+          'CANOPY_ERR_MAX_TOKENS_OUT_OF_RANGE',
+          `max new tokens must be a positive integer, got ${request.maxNewTokens}`,
+        );
+      }
       return runSession(runtime, request);
     },
     costSnapshot: () => cost.snapshot(),
     async dispose() {
       for (const d of drafters) d.factory.dispose?.();
-      await target.dispose();
+      if (options.ownsTarget !== false) await target.dispose();
     },
   };
 }

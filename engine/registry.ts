@@ -54,7 +54,10 @@ export function createDrafterRegistry(initial: readonly DrafterDefinition<unknow
     register(definition) {
       assertDrafterDefinition(definition);
       if (byName.has(definition.name)) {
-        throw new CanopyError('CANOPY_ERR_DUPLICATE_DRAFTER', `a drafter named '${definition.name}' is already registered`);
+        throw new CanopyError(
+          'CANOPY_ERR_DUPLICATE_DRAFTER',
+          `a drafter named '${definition.name}' is already registered`,
+        );
       }
       byName.set(definition.name, Object.freeze({ ...definition }));
     },

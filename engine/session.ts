@@ -33,15 +33,20 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
   const stats = emptyStats();
   const { target, log } = rt;
   const prompt = req.prompt;
-  const capacity = Math.min(prompt.length + req.maxNewTokens, target.info.maxContext);
+  if (prompt.length === 0) throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'the prompt has no tokens');
+  // The target refuses a prompt that cannot fit (CANOPY_ERR_PROMPT_TOO_LONG) before anything is allocated.
+  let session: TargetSession = await target.open(prompt, { sampling: req.sampling, signal: req.signal });
+  stats.prefillMs = now() - started;
+  const capacity = Math.max(
+    prompt.length,
+    Math.min(prompt.length + req.maxNewTokens, target.info.maxContext),
+  );
   const tokens = new Int32Array(capacity);
   tokens.set(prompt);
   let committed = prompt.length;
   let generated = 0;
   let finish: FinishReason = 'length';
 
-  let session: TargetSession = await target.open(prompt, { sampling: req.sampling, signal: req.signal });
-  stats.prefillMs = now() - started;
   const drafters: ActiveDrafter[] = [];
   const stop = rt.createStopMatcher?.(req.stop ?? []);
 
@@ -52,7 +57,10 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         drafters.push({
           name: d.name,
           source: d.source,
-          session: d.factory.open({ prompt, target: d.factory.capabilities.needsTarget ? session : undefined }),
+          session: d.factory.open({
+            prompt,
+            target: d.factory.capabilities.needsTarget ? session : undefined,
+          }),
           failed: false,
         });
       } catch (error) {
@@ -87,10 +95,15 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
       for (const d of drafters) {
         if (d.failed) continue;
         try {
-          const draft = await d.session.propose({ tokens: context, promptLength: prompt.length, budget: room });
+          const draft = await d.session.propose({
+            tokens: context,
+            promptLength: prompt.length,
+            budget: room,
+          });
           if (draft === null || draft.tokens.length <= 1) continue;
           validateTree(draft, target.info.vocabSize);
-          if (draft.tokens[0] !== root) throw new Error(`draft root ${draft.tokens[0]} is not the root ${root}`);
+          if (draft.tokens[0] !== root)
+            throw new Error(`draft root ${draft.tokens[0]} is not the root ${root}`);
           inputs.push({ draft: calibrateDraft(rt.calibration, d.source, draft), source: d.source });
           raw.push(draft);
         } catch (error) {
@@ -114,8 +127,16 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         result = await session.step(tree, passOptions);
       } catch (error) {
         if (!isCanopyError(error, 'CANOPY_ERR_UPSTREAM_SESSION_LOST')) throw error;
-        log.warn({ err: error, committed }, 'target session lost; re-opening by prefilling the committed tokens');
-        session = await target.open(context, { sampling: req.sampling, signal: req.signal });
+        log.warn(
+          { err: error, committed },
+          'target session lost; re-opening by prefilling the committed tokens',
+        );
+        if (session.reopen) {
+          await session.reopen(context);
+        } else {
+          await session.close().catch(() => undefined);
+          session = await target.open(context, { sampling: req.sampling, signal: req.signal });
+        }
         result = await session.step(tree, passOptions);
       }
       const t3 = now();
@@ -180,7 +201,9 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         drafterFailed(rt, stats, d.name, error);
       }
     }
-    await session.close().catch((error: unknown) => log.warn({ err: error }, 'closing the target session failed'));
+    await session
+      .close()
+      .catch((error: unknown) => log.warn({ err: error }, 'closing the target session failed'));
   }
 
   stats.tokens = generated;

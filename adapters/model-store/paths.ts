@@ -38,7 +38,12 @@ export function checkModelName(name: string): string {
  * looks like a path (has a separator, or starts with '.') is used as is.
  */
 export function modelDir(nameOrDir: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (isAbsolute(nameOrDir) || nameOrDir.includes('/') || nameOrDir.includes('\\') || nameOrDir.startsWith('.')) {
+  if (
+    isAbsolute(nameOrDir) ||
+    nameOrDir.includes('/') ||
+    nameOrDir.includes('\\') ||
+    nameOrDir.startsWith('.')
+  ) {
     return resolve(nameOrDir);
   }
   return join(canopyHome(env), 'models', checkModelName(nameOrDir));

@@ -11,7 +11,7 @@ import { TOKENIZER_FILE_FORMAT, TOKENIZER_FILE_VERSION, type TokenizerFile, Toke
 import { createPreTokenizer } from './pre-tokenizers.js';
 import { learnByteBpe } from './train-bpe.js';
 
-/** Default vocabulary size of the tiny tokenizer. */
+/** Default cap on the tiny vocabulary (the built-in text yields 481 tokens under it). */
 export const TINY_VOCAB_SIZE = 512;
 const SPECIALS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'] as const;
 const MAX_VOCAB = 1024;
@@ -55,7 +55,7 @@ Summarize the text in two sentences and list the three most important facts it c
 
 const trained = new Map<number, TokenizerFile>();
 
-/** The tiny tokenizer with `vocabSize` tokens (default 512, at most 1024; fewer if the text runs out of pairs). */
+/** The tiny tokenizer with at most `vocabSize` tokens (default 512, capped at 1024; fewer when the text runs out of pairs). */
 export function tinyTokenizerFile(options: { vocabSize?: number } = {}): TokenizerFile {
   const vocabSize = Math.min(options.vocabSize ?? TINY_VOCAB_SIZE, MAX_VOCAB);
   const cached = trained.get(vocabSize);

@@ -54,6 +54,8 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 /** Pieces cached per tokenizer before the cache starts over (bounds memory). */
 const PIECE_CACHE_LIMIT = 100_000;
+/** Longer pieces (a run of spaces, a base64 blob) are rare enough not to be kept. */
+const CACHED_PIECE_MAX_LENGTH = 256;
 
 export function createTokenizer(file: TokenizerFile): Tokenizer {
   const { tokens, tokenTypes } = file;
@@ -88,8 +90,10 @@ export function createTokenizer(file: TokenizerFile): Tokenizer {
     const whole = pre.ignoreMerges ? bpe.idOf(bytesToByteLevel(scratch.subarray(0, end))) : -1;
     if (whole >= 0) ids.push(whole);
     else bpe.encodeBytes(scratch, 0, end, ids);
-    if (cache.size >= PIECE_CACHE_LIMIT) cache.clear();
-    cache.set(piece, ids);
+    if (piece.length <= CACHED_PIECE_MAX_LENGTH) {
+      if (cache.size >= PIECE_CACHE_LIMIT) cache.clear();
+      cache.set(piece, ids);
+    }
     for (const id of ids) out.push(id);
   };
 
@@ -161,7 +165,7 @@ export function createTokenizer(file: TokenizerFile): Tokenizer {
       });
       const bos = file.bosTokenId;
       const doubled = file.addBos && ids.length > 1 && ids[0] === bos && ids[1] === bos;
-      return doubled ? ids.subarray(1) : ids;
+      return doubled ? ids.slice(1) : ids;
     },
 
     createStreamDecoder: (options) => createStreamDecoder(tokenizer, options),

@@ -5,18 +5,27 @@
  * manifest last, so that a directory with a manifest is always complete.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, createReadStream, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createReadStream,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { MANIFEST_FILE, type ModelManifest, writeManifest } from '../../adapters/model-store/index.js';
 import { ExternalDataWriter } from './external-data.js';
 import { openGguf } from './gguf-reader.js';
-import { buildLlamaGraph } from './llama-graph.js';
+import { buildLlamaGraph, CONVERTER_REVISION } from './llama-graph.js';
 import { llamaParamsFromGguf } from './llama-params.js';
 import { checkLlamaTensors, dominantQuantization, writeLlamaWeights } from './llama-weights.js';
 import { encodeOnnxModel } from './onnx-model.js';
 import { exportTokenizer } from './tokenizer-export.js';
 
-export const CONVERTER_VERSION = 'canopy-convert/1';
+export const CONVERTER_VERSION = `canopy-convert/${CONVERTER_REVISION}`;
 
 export const MODEL_FILES = {
   graph: 'model.onnx',
@@ -73,15 +82,30 @@ export async function convertGguf(options: ConvertOptions): Promise<ModelManifes
 
     mkdirSync(outDir, { recursive: true });
     rmSync(join(outDir, MANIFEST_FILE), { force: true });
+    for (const leftover of readdirSync(outDir).filter((f) => f.endsWith('.partial'))) {
+      rmSync(join(outDir, leftover), { force: true }); // from an interrupted conversion
+    }
+    // Every file is written under a temporary name and renamed into place: a process that
+    // still maps the old files (onnxruntime, llama.cpp) keeps reading the old inodes intact.
+    const staged: string[] = [];
+    const stage = (name: string) => {
+      staged.push(name);
+      return join(outDir, `${name}.${process.pid}.partial`);
+    };
     const source = join(outDir, MODEL_FILES.gguf);
-    if (resolve(options.gguf) !== source) copyFileSync(options.gguf, source);
-    const sha256 = options.sha256 ?? (await sha256File(source, report));
+    if (resolve(options.gguf) !== source) copyFileSync(options.gguf, stage(MODEL_FILES.gguf));
+    const sha256 = options.sha256 ?? (await sha256File(options.gguf, report));
 
-    const data = new ExternalDataWriter(join(outDir, MODEL_FILES.weights), MODEL_FILES.weights);
+    const data = new ExternalDataWriter(stage(MODEL_FILES.weights), MODEL_FILES.weights);
     let weights: ReturnType<typeof writeLlamaWeights>;
     try {
       weights = writeLlamaWeights(file, params, data, (p) =>
-        report?.({ step: 'dequantize + write weights', done: p.tensorsDone, total: p.tensorsTotal, unit: 'tensors' }),
+        report?.({
+          step: 'dequantize + write weights',
+          done: p.tensorsDone,
+          total: p.tensorsTotal,
+          unit: 'tensors',
+        }),
       );
     } finally {
       data.close();
@@ -93,10 +117,11 @@ export async function convertGguf(options: ConvertOptions): Promise<ModelManifes
     ] as const;
     for (const [i, [name, layerSkip]] of graphs.entries()) {
       report?.({ step: 'write ONNX graphs', done: i, total: graphs.length, unit: 'steps' });
-      writeFileSync(join(outDir, name), encodeOnnxModel(buildLlamaGraph(params, weights, { layerSkip })));
+      writeFileSync(stage(name), encodeOnnxModel(buildLlamaGraph(params, weights, { layerSkip })));
     }
     report?.({ step: 'write ONNX graphs', done: graphs.length, total: graphs.length, unit: 'steps' });
-    writeFileSync(join(outDir, MODEL_FILES.tokenizer), `${JSON.stringify(tokenizer)}\n`);
+    writeFileSync(stage(MODEL_FILES.tokenizer), `${JSON.stringify(tokenizer)}\n`);
+    for (const name of staged) renameSync(join(outDir, `${name}.${process.pid}.partial`), join(outDir, name));
 
     const eos = new Set([...params.eosTokenIds, ...tokenizer.stopTokenIds]);
     return writeManifest(outDir, {

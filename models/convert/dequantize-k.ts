@@ -50,7 +50,8 @@ function q3k(b: Uint8Array, out: Float32Array): void {
   for (let blk = 0, o = 0; o < out.length; blk += 110) {
     const d = half(b, blk + 108);
     const s = blk + 96;
-    const word = (i: number) => (b[s + i] | (b[s + i + 1] << 8) | (b[s + i + 2] << 16) | (b[s + i + 3] << 24)) >>> 0;
+    const word = (i: number) =>
+      (b[s + i] | (b[s + i + 1] << 8) | (b[s + i + 2] << 16) | (b[s + i + 3] << 24)) >>> 0;
     const a0 = word(0);
     const a1 = word(4);
     const tmp = word(8);
@@ -134,16 +135,24 @@ function q6k(b: Uint8Array, out: Float32Array): void {
 export function dequantizeKQuant(type: number, b: Uint8Array, out: Float32Array): void {
   switch (type) {
     case GgmlType.Q2_K:
-      return q2k(b, out);
+      q2k(b, out);
+      break;
     case GgmlType.Q3_K:
-      return q3k(b, out);
+      q3k(b, out);
+      break;
     case GgmlType.Q4_K:
-      return q45k(b, out, false);
+      q45k(b, out, false);
+      break;
     case GgmlType.Q5_K:
-      return q45k(b, out, true);
+      q45k(b, out, true);
+      break;
     case GgmlType.Q6_K:
-      return q6k(b, out);
+      q6k(b, out);
+      break;
     default:
-      throw new CanopyError('CANOPY_ERR_UNSUPPORTED_QUANTIZATION', `no dequantizer for ${ggmlTypeName(type)}`);
+      throw new CanopyError(
+        'CANOPY_ERR_UNSUPPORTED_QUANTIZATION',
+        `no dequantizer for ${ggmlTypeName(type)}`,
+      );
   }
 }

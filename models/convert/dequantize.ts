@@ -39,7 +39,9 @@ function dequantQ5(b: Uint8Array, out: Float32Array, hasMin: boolean): void {
     const d = half(b, blk);
     const m = hasMin ? half(b, blk + 2) : 0;
     // The fifth bits: bit j of the u32 for element j, bit j + 16 for element j + 16.
-    const qh = (b[blk + hOff] | (b[blk + hOff + 1] << 8) | (b[blk + hOff + 2] << 16) | (b[blk + hOff + 3] << 24)) >>> 0;
+    const qh =
+      (b[blk + hOff] | (b[blk + hOff + 1] << 8) | (b[blk + hOff + 2] << 16) | (b[blk + hOff + 3] << 24)) >>>
+      0;
     const qs = blk + hOff + 4;
     for (let j = 0; j < 16; j++) {
       const q = b[qs + j];

@@ -39,7 +39,17 @@ export interface GgufFile {
 const MAGIC = 0x46554747; // "GGUF" read as little-endian u32
 const CHUNK = 1 << 20;
 /** Byte size of the fixed-size metadata value types (8 string, 9 array, 10/11 64-bit ints handled apart). */
-const SCALAR_SIZE: Readonly<Record<number, number>> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 12: 8 };
+const SCALAR_SIZE: Readonly<Record<number, number>> = {
+  0: 1,
+  1: 1,
+  2: 2,
+  3: 2,
+  4: 4,
+  5: 4,
+  6: 4,
+  7: 1,
+  12: 8,
+};
 
 /** Buffered forward reader over a file descriptor. */
 class Cursor {

@@ -85,28 +85,43 @@ class Bytes {
 function writeEntry(b: Bytes, e: GgufEntry): void {
   switch (e.type) {
     case 'u32':
-      return (b.u32(TYPE_ID.u32), b.u32(e.value));
+      b.u32(TYPE_ID.u32);
+      b.u32(e.value);
+      break;
     case 'i32':
-      return (b.u32(TYPE_ID.i32), b.i32(e.value));
+      b.u32(TYPE_ID.i32);
+      b.i32(e.value);
+      break;
     case 'f32':
-      return (b.u32(TYPE_ID.f32), b.f32(e.value));
+      b.u32(TYPE_ID.f32);
+      b.f32(e.value);
+      break;
     case 'bool':
-      return (b.u32(TYPE_ID.bool), b.raw(Uint8Array.of(e.value ? 1 : 0)));
+      b.u32(TYPE_ID.bool);
+      b.raw(Uint8Array.of(e.value ? 1 : 0));
+      break;
     case 'string':
-      return (b.u32(TYPE_ID.string), b.string(e.value));
+      b.u32(TYPE_ID.string);
+      b.string(e.value);
+      break;
     case 'strings':
       b.u32(TYPE_ID.array);
       b.u32(TYPE_ID.string);
       b.u64(e.value.length);
       for (const s of e.value) b.string(s);
-      return;
+      break;
     case 'i32s':
+      b.u32(TYPE_ID.array);
+      b.u32(TYPE_ID.i32);
+      b.u64(e.value.length);
+      for (let i = 0; i < e.value.length; i++) b.i32(e.value[i]);
+      break;
     case 'f32s':
       b.u32(TYPE_ID.array);
-      b.u32(e.type === 'i32s' ? TYPE_ID.i32 : TYPE_ID.f32);
+      b.u32(TYPE_ID.f32);
       b.u64(e.value.length);
-      for (let i = 0; i < e.value.length; i++) (e.type === 'i32s' ? b.i32 : b.f32).call(b, e.value[i]);
-      return;
+      for (let i = 0; i < e.value.length; i++) b.f32(e.value[i]);
+      break;
   }
 }
 

@@ -54,7 +54,12 @@ export class GraphBuilder {
   }
 
   /** Adds a node; returns its output names (`outputs` fixes them, else they are generated). */
-  op(opType: string, inputs: readonly string[], attributes?: Attrs, outputs: number | readonly string[] = 1): string[] {
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attributes?: Attrs,
+    outputs: number | readonly string[] = 1,
+  ): string[] {
     const names =
       typeof outputs === 'number'
         ? Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase()))

@@ -15,6 +15,9 @@ import { attr, GraphBuilder } from './graph-builder.js';
 import type { LlamaParams } from './llama-params.js';
 import type { OnnxModel, OnnxTensor } from './onnx-model.js';
 
+/** Bumped whenever the graph changes (the converter version in manifests follows it). */
+export const CONVERTER_REVISION = '2';
+
 export interface LlamaGraphOptions {
   readonly layerSkip: boolean;
 }
@@ -73,7 +76,10 @@ function block(
   const qkv = g.op1('MatMul', [h, w('attn_qkv')]); // [N, (Hq + 2 Hkv) D]
   const [qk, v] = g.op('Split', [qkv, g.int64([(hq + hkv) * D, hkv * D])], { axis: attr.int(-1) }, 2);
   const qkRot = rope(g, g.op1('Reshape', [qk, g.int64([0, hq + hkv, D])]), D, s); // [N, Hq + Hkv, D]
-  const [q, key] = g.op('Split', [qkRot, g.int64([hq, hkv])], { axis: attr.int(1) }, [g.fresh('q'), names.key]);
+  const [q, key] = g.op('Split', [qkRot, g.int64([hq, hkv])], { axis: attr.int(1) }, [
+    g.fresh('q'),
+    names.key,
+  ]);
   const value = g.op1('Reshape', [v, g.int64([0, hkv, D])], undefined, names.value); // [N, Hkv, D]
 
   const keys = g.op1('Concat', [`past_key_${l}`, key], { axis: attr.int(0) }); // [S, Hkv, D]
@@ -89,13 +95,20 @@ function block(
   const vt = g.op1('Transpose', [values], { perm: attr.ints([1, 0, 2]) }); // [Hkv, S, D]
   const ctx = g.op1('MatMul', [g.op1('Reshape', [probs, s.flatShape]), vt]); // [Hkv, G N, D]
   const merged = g.op1('Reshape', [
-    g.op1('Transpose', [g.op1('Reshape', [ctx, g.int64([hkv, G, -1, D])])], { perm: attr.ints([2, 0, 1, 3]) }),
+    g.op1('Transpose', [g.op1('Reshape', [ctx, g.int64([hkv, G, -1, D])])], {
+      perm: attr.ints([2, 0, 1, 3]),
+    }),
     g.int64([-1, hq * D]),
   ]); // [N, Hq D]
   const x1 = g.op1('Add', [x, g.op1('MatMul', [merged, w('attn_output')])]);
 
   const h2 = rmsNorm(g, x1, w('ffn_norm'), p.rmsEps);
-  const [gate, up] = g.op('Split', [g.op1('MatMul', [h2, w('ffn_gate_up')])], { axis: attr.int(-1), num_outputs: attr.int(2) }, 2);
+  const [gate, up] = g.op(
+    'Split',
+    [g.op1('MatMul', [h2, w('ffn_gate_up')])],
+    { axis: attr.int(-1), num_outputs: attr.int(2) },
+    2,
+  );
   const act = g.op1('Mul', [g.op1('Mul', [gate, g.op1('Sigmoid', [gate])]), up]); // SwiGLU
   const out = g.op1('Add', [x1, g.op1('MatMul', [act, w('ffn_down')])], undefined, names.x);
   return { x: out, key, value };
@@ -160,7 +173,11 @@ export function buildLlamaGraph(
       const skip = g.subgraph(`skip_${l}`);
       // A skipped block has no KV: its present tensors are empty [0, Hkv, D].
       const empty = g.float32([], [0, hkv, D]);
-      for (const [src, n] of [[x, `skip_${l}_x`], [empty, `skip_${l}_key`], [empty, `skip_${l}_value`]]) {
+      for (const [src, n] of [
+        [x, `skip_${l}_x`],
+        [empty, `skip_${l}_key`],
+        [empty, `skip_${l}_value`],
+      ]) {
         skip.output(skip.op1('Identity', [src], undefined, n), { name: n, dtype: 'float32' });
       }
       const cond = g.op1('Gather', [layerMask, g.int64([l], true)], { axis: attr.int(0) });
@@ -177,10 +194,16 @@ export function buildLlamaGraph(
   const rows = g.op1('Gather', [final, logitRows], { axis: attr.int(0) }); // [M, H]
   const head = p.tiedEmbeddings ? 'token_embd' : 'output';
   const logits = g.op1('Gemm', [rows, head], { transB: attr.int(1) }, 'logits'); // [M, V]
-  g.op1('ArgMax', [logits], { axis: attr.int(-1), keepdims: attr.int(0) }, 'argmax'); // [M], lowest id on ties
+  // TopK over the raw logits gives the greedy choice too (ties: lowest id first, per the
+  // ONNX spec); onnxruntime's ArgMax over [M, V] costs more than LogSoftmax and TopK together.
+  const topIds = g.op('TopK', [logits, topK], { axis: attr.int(-1) }, [
+    g.fresh('topk_values'),
+    'topk_ids',
+  ])[1];
   const logprobs = g.op1('LogSoftmax', [logits], { axis: attr.int(-1) });
-  g.op('TopK', [logprobs, topK], { axis: attr.int(-1) }, ['topk_logprobs', 'topk_ids']);
-
+  g.op1('GatherElements', [logprobs, topIds], { axis: attr.int(-1) }, 'topk_logprobs'); // [M, K]
+  const first = g.op1('Slice', [topIds, g.int64([0]), g.int64([1]), g.int64([1])]);
+  g.op1('Squeeze', [first, g.int64([1])], undefined, 'argmax'); // [M]
   g.output('logits', { name: 'logits', dtype: 'float32', shape: ['M', p.vocabSize] });
   g.output('argmax', { name: 'argmax', dtype: 'int64', shape: ['M'] });
   g.output('topk_ids', { name: 'topk_ids', dtype: 'int64', shape: ['M', 'K'] });
@@ -195,5 +218,5 @@ export function buildLlamaGraph(
   }
   g.output('hidden_final', { name: 'hidden_final', dtype: 'float32', shape: ['N', p.hiddenSize] });
 
-  return { graph: g.build(), opset: 18, producer: 'canopy-convert', producerVersion: '1' };
+  return { graph: g.build(), opset: 18, producer: 'canopy-convert', producerVersion: CONVERTER_REVISION };
 }

@@ -4,7 +4,8 @@
  * directory already holds a complete conversion of the same source by the
  * same converter, and otherwise converts it into the model cache.
  */
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
   checkModelName,
@@ -14,7 +15,13 @@ import {
   modelDir,
   readManifestIfPresent,
 } from '../../adapters/model-store/index.js';
-import { CONVERTER_VERSION, convertGguf, MODEL_FILES, type ProgressSink, sha256File } from './convert-gguf.js';
+import {
+  CONVERTER_VERSION,
+  convertGguf,
+  MODEL_FILES,
+  type ProgressSink,
+  sha256File,
+} from './convert-gguf.js';
 import { DEFAULT_SOURCE, fetchDefaultGguf } from './default-model.js';
 import { DEFAULT_TINY_SEED, tinyModelName, writeTinyGguf } from './tiny-model.js';
 
@@ -49,7 +56,12 @@ function upToDate(dir: string, sha256: string | undefined): ModelManifest | unde
 /** A model name from a file name: `Foo-7B.Q4_K_M.gguf` → `foo-7b.q4_k_m`. */
 export function nameFromFile(file: string): string {
   const stem = basename(file).replace(/\.gguf$/i, '');
-  return checkModelName(stem.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'model');
+  return checkModelName(
+    stem
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '') || 'model',
+  );
 }
 
 export async function prepareModel(options: PrepareOptions): Promise<PrepareResult> {
@@ -73,14 +85,22 @@ export async function prepareModel(options: PrepareOptions): Promise<PrepareResu
     rmSync(join(dir, MANIFEST_FILE), { force: true });
     renameSync(fresh, source);
     const sourceName = `tiny-random-seed-${seed}.gguf`;
-    const manifest = await convertGguf({ gguf: source, outDir: dir, name, sourceName, sha256, onProgress: report });
+    const manifest = await convertGguf({
+      gguf: source,
+      outDir: dir,
+      name,
+      sourceName,
+      sha256,
+      onProgress: report,
+    });
     return { dir, manifest, skipped: false };
   }
 
   if (options.gguf) {
     const sha256 = await sha256File(options.gguf, report);
     // The default model's file, however it was obtained, gets the default name.
-    const name = options.name ?? (sha256 === DEFAULT_SOURCE.sha256 ? DEFAULT_MODEL : nameFromFile(options.gguf));
+    const name =
+      options.name ?? (sha256 === DEFAULT_SOURCE.sha256 ? DEFAULT_MODEL : nameFromFile(options.gguf));
     const dir = options.dir ?? modelDir(name);
     const existing = options.force ? undefined : upToDate(dir, sha256);
     if (existing) return { dir, manifest: existing, skipped: true };
@@ -92,16 +112,18 @@ export async function prepareModel(options: PrepareOptions): Promise<PrepareResu
   const dir = options.dir ?? modelDir(name);
   const existing = options.force ? undefined : upToDate(dir, DEFAULT_SOURCE.sha256);
   if (existing) return { dir, manifest: existing, skipped: true };
-  mkdirSync(dir, { recursive: true });
-  const source = join(dir, MODEL_FILES.gguf);
-  const sha256 = await fetchDefaultGguf(source, report);
-  const manifest = await convertGguf({
-    gguf: source,
-    outDir: dir,
-    name,
-    sourceName: DEFAULT_SOURCE.file,
-    sha256,
-    onProgress: report,
-  });
-  return { dir, manifest, skipped: false };
+  const work = mkdtempSync(join(tmpdir(), 'canopy-fetch-'));
+  try {
+    const fetched = await fetchDefaultGguf(work, report);
+    const manifest = await convertGguf({
+      gguf: fetched.path,
+      outDir: dir,
+      name,
+      sha256: fetched.sha256,
+      onProgress: report,
+    });
+    return { dir, manifest, skipped: false };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }

@@ -105,6 +105,7 @@ export async function extractZipEntry(
   const source = createReadStream(archive, { start: dataStart, end: dataStart + entry.compressedSize - 1 });
   const stages = entry.method === 8 ? [source, createInflateRaw(), tap] : [source, tap];
   await pipeline([...stages, createWriteStream(dest)]);
-  if (bytes !== entry.size) throw bad(archive, `'${name}' inflated to ${bytes} bytes, expected ${entry.size}`);
+  if (bytes !== entry.size)
+    throw bad(archive, `'${name}' inflated to ${bytes} bytes, expected ${entry.size}`);
   return { bytes, sha256: hash.digest('hex') };
 }

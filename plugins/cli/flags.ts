@@ -3,9 +3,10 @@
  * strictly (no `Number('')` zeros), and every problem is a CanopyError naming
  * the flag.
  */
+
+import type { DrafterSpec } from '../../engine/index.js';
 import { CanopyError } from '../../kernels/errors.js';
 import type { SamplingParams } from '../../kernels/sampling-params.js';
-import type { DrafterSpec } from '../../engine/index.js';
 import { parseSampling } from '../config/sampling.js';
 import { DEFAULT_DRAFTERS, type TargetSpec } from '../host/model-host.js';
 
@@ -13,9 +14,13 @@ export function numberFlag(name: string, value: string | undefined, integer = fa
   if (value === undefined) return undefined;
   const n = value.trim() === '' ? Number.NaN : Number(value);
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-    throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `--${name} must be ${integer ? 'an integer' : 'a number'}, got '${value}'`, {
-      details: { flag: name },
-    });
+    throw new CanopyError(
+      'CANOPY_ERR_INVALID_ARGUMENT',
+      `--${name} must be ${integer ? 'an integer' : 'a number'}, got '${value}'`,
+      {
+        details: { flag: name },
+      },
+    );
   }
   return n;
 }
@@ -36,9 +41,13 @@ export function samplingFromFlags(values: Record<string, unknown>): SamplingPara
   const s = (k: string) => values[k] as string | undefined;
   const seed = s('seed');
   if (seed !== undefined && !/^\d+$/.test(seed.trim())) {
-    throw new CanopyError('CANOPY_ERR_INVALID_SAMPLING', `--seed must be a non-negative integer, got '${seed}'`, {
-      details: { field: 'seed' },
-    });
+    throw new CanopyError(
+      'CANOPY_ERR_INVALID_SAMPLING',
+      `--seed must be a non-negative integer, got '${seed}'`,
+      {
+        details: { field: 'seed' },
+      },
+    );
   }
   const input = {
     temperature: numberFlag('temperature', s('temperature')),
@@ -63,7 +72,10 @@ export function draftersFromFlag(value: string | undefined): readonly DrafterSpe
   if (v === 'none') return null;
   const names = v.split(',').map((n) => n.trim());
   if (names.some((n) => n === '')) {
-    throw new CanopyError('CANOPY_ERR_UNKNOWN_DRAFTER', `--drafters must be 'none' or a comma-separated list, got '${value}'`);
+    throw new CanopyError(
+      'CANOPY_ERR_UNKNOWN_DRAFTER',
+      `--drafters must be 'none' or a comma-separated list, got '${value}'`,
+    );
   }
   return names.map((name) => ({ name }));
 }
@@ -72,7 +84,10 @@ export function draftersFromFlag(value: string | undefined): readonly DrafterSpe
 export function targetFromFlag(value: string | undefined, tritonModel?: string): TargetSpec {
   if (value === undefined || value === 'embedded') return { kind: 'embedded' };
   if (!/^(https?|grpc):\/\/[^/]+/.test(value)) {
-    throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `--target must be 'embedded' or a URL like http://127.0.0.1:8000, got '${value}'`);
+    throw new CanopyError(
+      'CANOPY_ERR_INVALID_ARGUMENT',
+      `--target must be 'embedded' or a URL like http://127.0.0.1:8000, got '${value}'`,
+    );
   }
   return { kind: 'triton', url: value, model: tritonModel };
 }

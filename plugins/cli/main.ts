@@ -33,7 +33,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     // node:util parseArgs: unknown flags, missing values.
     if (String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
-      console.error(`canopy ${name}: ${(error as Error).message} [CANOPY_ERR_INVALID_ARGUMENT]\nRun \`canopy ${name} --help\`.`);
+      console.error(
+        `canopy ${name}: ${(error as Error).message} [CANOPY_ERR_INVALID_ARGUMENT]\nRun \`canopy ${name} --help\`.`,
+      );
       return 2;
     }
     const wrapped = new CanopyError(

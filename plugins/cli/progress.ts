@@ -33,7 +33,10 @@ export interface ProgressReporter {
 }
 
 /** A reporter writing to `stream` (stderr by default), prefixed with `prefix`. */
-export function createProgress(prefix: string, stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
+export function createProgress(
+  prefix: string,
+  stream: NodeJS.WriteStream = process.stderr,
+): ProgressReporter {
   const tty = stream.isTTY === true;
   let step: string | undefined;
   let started = 0;

@@ -30,9 +30,13 @@ export function parseSampling(input: unknown): SamplingParams {
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = issue.path.join('.') || '(body)';
-    throw new CanopyError('CANOPY_ERR_INVALID_SAMPLING', `invalid sampling parameter '${field}': ${issue.message}`, {
-      details: { field },
-    });
+    throw new CanopyError(
+      'CANOPY_ERR_INVALID_SAMPLING',
+      `invalid sampling parameter '${field}': ${issue.message}`,
+      {
+        details: { field },
+      },
+    );
   }
   const { seed, ...rest } = result.data;
   return Object.freeze({ ...rest, seed: seed ?? randomInt(0, 2 ** 47) });

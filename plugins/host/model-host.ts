@@ -55,7 +55,8 @@ export function createDefaultRegistry(): DrafterRegistry {
 
 function tokenBytesTable(tokenizer: Tokenizer): TokenBytes {
   const offsets = new Int32Array(tokenizer.vocabSize + 1);
-  for (let id = 0; id < tokenizer.vocabSize; id++) offsets[id + 1] = offsets[id] + tokenizer.tokenBytes(id).length;
+  for (let id = 0; id < tokenizer.vocabSize; id++)
+    offsets[id + 1] = offsets[id] + tokenizer.tokenBytes(id).length;
   const bytes = new Uint8Array(offsets[tokenizer.vocabSize]);
   for (let id = 0; id < tokenizer.vocabSize; id++) bytes.set(tokenizer.tokenBytes(id), offsets[id]);
   return { bytes, offsets };

@@ -29,9 +29,12 @@ import { runLogged, tail } from './process-util.js';
 
 const run = promisify(execFile);
 
-/** Python minors that have both a backend stub in pytriton 0.7.0 and onnxruntime 1.30.0 wheels. */
-const SUPPORTED_MINORS = [10, 11, 12, 13];
-const CANDIDATES = ['python3', 'python3.12', 'python3.11', 'python3.13', 'python3.10'];
+/**
+ * Python minors with a backend stub in pytriton 0.7.0 (3.8–3.13), onnxruntime
+ * 1.30.0 wheels (3.11–3.14) and numpy < 2 wheels, which pytriton pins (≤ 3.12).
+ */
+const SUPPORTED_MINORS = [11, 12];
+const CANDIDATES = ['python3', 'python3.12', 'python3.11'];
 const MARKER = '.canopy-install.json';
 const INSTALL_LOG = 'canopy-install.log';
 

@@ -19,7 +19,7 @@ import { DEFAULT_MODEL_REPOSITORY, DEFAULT_RUN_DIR } from './paths.js';
 import { isAlive, sleep, tail } from './process-util.js';
 import { ensureTritonEnv, libraryPathOf, type TritonEnv } from './python-env.js';
 import { prepareServedRepository } from './served-repository.js';
-import { readState, removeState, type TritonServer, writeState } from './state.js';
+import { isRunning, readState, removeState, type TritonServer, writeState } from './state.js';
 import { killServer } from './stop.js';
 
 export interface StartOptions {
@@ -50,7 +50,8 @@ const BIND_RETRIES = 3;
 function logExcerpt(log: string): string {
   const lines = tail(log, 2000).split('\n');
   const errors = lines.filter(
-    (line) => /^E\d{4}|error|failed|UNAVAILABLE/i.test(line) && !line.includes('CudaDriverHelper has not been'),
+    (line) =>
+      /^E\d{4}|error|failed|UNAVAILABLE/i.test(line) && !line.includes('CudaDriverHelper has not been'),
   );
   const picked = [...new Set([...errors.slice(0, 20), ...lines.slice(-5)])];
   return picked.map((line) => (line.length > 600 ? `${line.slice(0, 600)}…` : line)).join('\n');
@@ -167,9 +168,10 @@ export async function startTritonServer(opts: StartOptions = {}): Promise<StartR
   const timeoutMs = opts.timeoutMs ?? 180_000;
   mkdirSync(runDir, { recursive: true });
   const existing = readState(runDir);
-  if (existing && isAlive(existing.pid)) {
-    if (await waitReady(existing, () => !isAlive(existing.pid), timeoutMs))
+  if (existing && isRunning(existing)) {
+    if (await waitReady(existing, () => !isAlive(existing.pid), timeoutMs)) {
       return { server: existing, reused: true };
+    }
   }
   removeState(runDir);
 

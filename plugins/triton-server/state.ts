@@ -5,6 +5,7 @@
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { commandLine, isAlive } from './process-util.js';
 
 /** A Triton server started by canopy. */
 export interface TritonServer {
@@ -41,6 +42,13 @@ export function writeState(runDir: string, server: TritonServer): void {
 
 export function removeState(runDir: string): void {
   rmSync(statePath(runDir), { force: true });
+}
+
+/** Whether the recorded process is still a running Triton server (and not a recycled pid). */
+export function isRunning(server: TritonServer): boolean {
+  if (!isAlive(server.pid)) return false;
+  const cmd = commandLine(server.pid);
+  return cmd === undefined || cmd.includes('tritonserver');
 }
 
 /** What `canopy triton start` prints: the endpoints and the process id. */

@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_RUN_DIR } from './paths.js';
 import { commandLine, isAlive, processGroup, sleep } from './process-util.js';
-import { readState, removeState, type TritonServer } from './state.js';
+import { isRunning, readState, removeState, type TritonServer } from './state.js';
 
 export interface StopOptions {
   readonly runDir?: string;
@@ -62,10 +62,8 @@ export async function stopTritonServer(opts: StopOptions = {}): Promise<StopResu
   const runDir = resolve(opts.runDir ?? DEFAULT_RUN_DIR);
   const server = readState(runDir);
   if (!server) return { killed: false };
-  // A recycled pid that is not a Triton server is left alone.
-  const cmd = isAlive(server.pid) ? commandLine(server.pid) : '';
-  if (cmd === '' || (cmd !== undefined && !cmd.includes('tritonserver'))) {
-    removeState(runDir);
+  if (!isRunning(server)) {
+    removeState(runDir); // gone, or its pid now belongs to another process: left alone
     return { killed: false };
   }
   const killed = await killServer(server, opts.graceMs ?? 15_000);

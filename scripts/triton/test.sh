@@ -4,12 +4,11 @@
 #   - models/triton/test_sampling.py: the Python sampler vs the shared vectors;
 #   - test/models/triton/: the canopy_lm wire contract over HTTP and gRPC
 #     (the suite starts and stops its own server with `canopy triton`).
-# Needs Node (canopy built), a Python 3.10-3.13 with a shared libpython, and
-# network access to PyPI the first time. Extra arguments go to pytest.
+# Needs canopy built (`npm install` or `npm run build`), a Python 3.11 or 3.12
+# with a shared libpython, and PyPI the first time. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-npm run build --silent
 node bin/canopy.js triton install >/dev/null
 venv="${CANOPY_TRITON_VENV:-.venv/triton}"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r test/models/triton/requirements.txt

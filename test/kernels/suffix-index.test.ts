@@ -72,6 +72,24 @@ describe('SuffixIndex', () => {
     }
   });
 
+  it('lists transitions most frequent first once finalized', () => {
+    const random = mulberry32(5);
+    const index = new SuffixIndex();
+    for (let d = 0; d < 20; d++) index.addDocument(randomDoc(random, 6, 60));
+    index.finalize();
+    let checked = 0;
+    for (let v = 0; v < index.stateCount; v++) {
+      let previous = Number.POSITIVE_INFINITY;
+      for (let e = index.firstEdge(v); e >= 0; e = index.nextEdge(e)) {
+        const count = index.count(index.edgeTarget(e));
+        expect(count).toBeLessThanOrEqual(previous);
+        previous = count;
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(index.stateCount);
+  });
+
   it('follows transitions to the state of the extended string', () => {
     const index = new SuffixIndex();
     index.addDocument([1, 2, 3, 1, 2, 4]);
@@ -93,6 +111,20 @@ describe('SuffixIndex', () => {
     index.finalize();
     expect(index.matchSuffix([2, 3]).length).toBe(1);
     expect(index.matchSuffix([1, 2, 3, 4]).length).toBe(2);
+  });
+
+  it('backs off to a suffix that something follows when asked to', () => {
+    const index = new SuffixIndex();
+    index.addDocument([1, 2, 3]);
+    index.addDocument([2, 3, 4]);
+    index.addDocument([9, 3, 5]);
+    index.finalize();
+    // "1 2 3" only ends a document; "2 3" is followed by 4 in another.
+    expect(index.matchSuffix([1, 2, 3]).length).toBe(3);
+    const continued = index.matchSuffix([1, 2, 3], 0, 3, true);
+    expect(continued.length).toBe(2);
+    expect(index.transition(continued.state, 4)).toBeGreaterThan(0);
+    expect(index.matchSuffix([7, 4], 0, 2, true).length).toBe(0);
   });
 
   it('respects the window it is given', () => {

@@ -9,13 +9,13 @@ export const retrievalOptionsSchema = z
     corpus: z.strictObject({ tokens: z.array(z.array(tokenId)) }).optional(),
     /** A JSONL file with one JSON array of token ids per line, read when the factory is built. */
     corpusFile: z.string().min(1).optional(),
-    /** Refuses corpora larger than this many tokens (the index takes up to ~150 bytes per token). */
+    /** Refuses corpora larger than this many tokens (the index takes ~120-150 bytes per token). */
     maxCorpusTokens: z
       .number()
       .int()
       .min(1)
-      .max(2 ** 26)
-      .default(2 ** 21),
+      .max(2 ** 24)
+      .default(2 ** 20),
     /** Past outputs kept, in tokens (0 = do not learn from past outputs). The oldest are evicted. */
     historyTokens: z
       .number()

@@ -130,8 +130,14 @@ export class ModelRunner {
       feeds[`past_key_${l}`] = new ort.Tensor('float32', req.cache.pastKeys(l), [t, ...this.#shape]);
       feeds[`past_value_${l}`] = new ort.Tensor('float32', req.cache.pastValues(l), [t, ...this.#shape]);
       if (req.keepKv) {
-        fetches[`present_key_${l}`] = new ort.Tensor('float32', req.cache.pendingKeys(l, n), [n, ...this.#shape]);
-        fetches[`present_value_${l}`] = new ort.Tensor('float32', req.cache.pendingValues(l, n), [n, ...this.#shape]);
+        fetches[`present_key_${l}`] = new ort.Tensor('float32', req.cache.pendingKeys(l, n), [
+          n,
+          ...this.#shape,
+        ]);
+        fetches[`present_value_${l}`] = new ort.Tensor('float32', req.cache.pendingValues(l, n), [
+          n,
+          ...this.#shape,
+        ]);
       }
     }
     if (skipping) {
@@ -139,10 +145,11 @@ export class ModelRunner {
       for (const l of req.skipLayers ?? []) mask[l] = 0;
       feeds.layer_mask = new ort.Tensor('bool', mask, [m.numLayers]);
     }
-    const rows = req.rows === 'all' ? n : 1;
+    const logitRows = req.rows === 'all' ? n : 1;
     if (req.argmax) fetches.argmax = null;
     if (req.logitsInto) {
-      fetches.logits = new ort.Tensor('float32', req.logitsInto.subarray(0, rows * m.vocabSize), [rows, m.vocabSize]);
+      const into = req.logitsInto.subarray(0, logitRows * m.vocabSize);
+      fetches.logits = new ort.Tensor('float32', into, [logitRows, m.vocabSize]);
     }
     if (req.topK > 0) {
       fetches.topk_ids = null;

@@ -5,9 +5,10 @@
  * on its path, layered on the penalty history, and drawn at its absolute
  * position, so a node's choice is the one plain decoding of that path makes.
  */
-import { isGreedy, type SamplingParams } from '../../../kernels/sampling-params.js';
+
 import { PenaltyHistory } from '../../../kernels/penalty-history.js';
 import { chooseToken, createSampleScratch, type SampleScratch } from '../../../kernels/sample.js';
+import { isGreedy, type SamplingParams } from '../../../kernels/sampling-params.js';
 
 /** Whether choosing needs the full logits (greedy without penalties reads the graph's argmax). */
 export function needsLogits(p: SamplingParams): boolean {
@@ -32,7 +33,14 @@ export class NodeChooser {
    * Fills `out[i]` for every node. `logits` is [N, V]; `committed` the
    * committed length (root included): node i chooses position committed + depth.
    */
-  choose(tokens: Int32Array, parents: Int32Array, depths: Int32Array, logits: Float32Array, committed: number, out: Int32Array): void {
+  choose(
+    tokens: Int32Array,
+    parents: Int32Array,
+    depths: Int32Array,
+    logits: Float32Array,
+    committed: number,
+    out: Int32Array,
+  ): void {
     const h = this.#history;
     const path: number[] = [];
     for (let i = 0; i < tokens.length; i++) {

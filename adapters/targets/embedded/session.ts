@@ -45,11 +45,22 @@ export class EmbeddedSession implements TargetSession {
   #bias = new Float32Array(0);
   #logits = new Float32Array(0);
 
-  private constructor(runner: ModelRunner, shape: SessionShape, prompt: Int32Array, sampling: SamplingParams, onClose: (s: EmbeddedSession) => void) {
+  private constructor(
+    runner: ModelRunner,
+    shape: SessionShape,
+    prompt: Int32Array,
+    sampling: SamplingParams,
+    onClose: (s: EmbeddedSession) => void,
+  ) {
     this.#runner = runner;
     this.#shape = shape;
     this.#onClose = onClose;
-    this.#cache = new KvCache(shape.numLayers, shape.numKvHeads, shape.headDim, shape.maxContext + MAX_TREE_NODES);
+    this.#cache = new KvCache(
+      shape.numLayers,
+      shape.numKvHeads,
+      shape.headDim,
+      shape.maxContext + MAX_TREE_NODES,
+    );
     this.#tokens = new Int32Array(Math.max(64, prompt.length * 2));
     this.#tokens.set(prompt);
     this.#length = prompt.length;
@@ -127,13 +138,20 @@ export class EmbeddedSession implements TargetSession {
     checkSignal(options?.signal);
     validateTree(tree, this.#shape.vocabSize);
     if (tree.tokens.length > MAX_TREE_NODES) {
-      throw new CanopyError('CANOPY_ERR_BUDGET_OUT_OF_RANGE', `a tree holds at most ${MAX_TREE_NODES} nodes, got ${tree.tokens.length}`);
+      throw new CanopyError(
+        'CANOPY_ERR_BUDGET_OUT_OF_RANGE',
+        `a tree holds at most ${MAX_TREE_NODES} nodes, got ${tree.tokens.length}`,
+      );
     }
     const root = this.#tokens[this.#length - 1];
     if (tree.tokens[0] !== root) {
-      throw new CanopyError('CANOPY_ERR_INVALID_TREE', `tree root is token ${tree.tokens[0]}, but the session's root is ${root}`, {
-        details: { node: 0, token: tree.tokens[0], root },
-      });
+      throw new CanopyError(
+        'CANOPY_ERR_INVALID_TREE',
+        `tree root is token ${tree.tokens[0]}, but the session's root is ${root}`,
+        {
+          details: { node: 0, token: tree.tokens[0], root },
+        },
+      );
     }
     const depths = treeDepths(tree.parents);
     let deepest = 0;
@@ -148,17 +166,28 @@ export class EmbeddedSession implements TargetSession {
     }
     const k = options?.topK ?? 0;
     if (!Number.isInteger(k) || k < 0 || k > this.#shape.maxTopK) {
-      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `topK must be an integer in [0, ${this.#shape.maxTopK}], got ${k}`);
+      throw new CanopyError(
+        'CANOPY_ERR_INVALID_ARGUMENT',
+        `topK must be an integer in [0, ${this.#shape.maxTopK}], got ${k}`,
+      );
     }
     for (const l of options?.hiddenLayers ?? []) {
       if (!Number.isInteger(l) || l < 0 || l > this.#shape.numLayers) {
-        throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `hidden layer ${l} is outside [0, ${this.#shape.numLayers}]`);
+        throw new CanopyError(
+          'CANOPY_ERR_INVALID_ARGUMENT',
+          `hidden layer ${l} is outside [0, ${this.#shape.numLayers}]`,
+        );
       }
     }
     return depths;
   }
 
-  #result(tree: TokenTree, depths: Int32Array, out: PassOutputs, logits: Float32Array | undefined): PassResult {
+  #result(
+    tree: TokenTree,
+    depths: Int32Array,
+    out: PassOutputs,
+    logits: Float32Array | undefined,
+  ): PassResult {
     let chosen = out.argmax;
     if (!chosen) {
       chosen = new Int32Array(tree.tokens.length);
@@ -193,7 +222,8 @@ export class EmbeddedSession implements TargetSession {
       topK: options?.topK ?? 0,
       hiddenLayers: options?.hiddenLayers ?? [],
     });
-    if (this.#closed) throw new CanopyError('CANOPY_ERR_SESSION_CLOSED', 'the target session was closed during the pass');
+    if (this.#closed)
+      throw new CanopyError('CANOPY_ERR_SESSION_CLOSED', 'the target session was closed during the pass');
     this.#pending = { tokens: tree.tokens.slice(), parents: tree.parents.slice() };
     return this.#result(tree, depths, out, logits);
   }
@@ -203,17 +233,27 @@ export class EmbeddedSession implements TargetSession {
     const tree = this.#pending;
     if (!tree) throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'accept without a preceding step');
     if (path.length === 0 || path[0] !== 0) {
-      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'the accepted path must start at the root (node 0)');
+      throw new CanopyError(
+        'CANOPY_ERR_INVALID_ARGUMENT',
+        'the accepted path must start at the root (node 0)',
+      );
     }
     for (let i = 1; i < path.length; i++) {
       if (!(path[i] > 0 && path[i] < tree.tokens.length) || tree.parents[path[i]] !== path[i - 1]) {
-        throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `accepted node ${path[i]} is not a child of node ${path[i - 1]}`);
+        throw new CanopyError(
+          'CANOPY_ERR_INVALID_ARGUMENT',
+          `accepted node ${path[i]} is not a child of node ${path[i - 1]}`,
+        );
       }
     }
     if (!Number.isInteger(nextRoot) || nextRoot < 0 || nextRoot >= this.#shape.vocabSize) {
-      throw new CanopyError('CANOPY_ERR_TOKEN_OUT_OF_VOCAB', `next root ${nextRoot} is outside the vocabulary`, {
-        details: { token: nextRoot, vocabSize: this.#shape.vocabSize },
-      });
+      throw new CanopyError(
+        'CANOPY_ERR_TOKEN_OUT_OF_VOCAB',
+        `next root ${nextRoot} is outside the vocabulary`,
+        {
+          details: { token: nextRoot, vocabSize: this.#shape.vocabSize },
+        },
+      );
     }
     this.#cache.commitPath(path);
     const added = new Int32Array(path.length);
@@ -235,7 +275,10 @@ export class EmbeddedSession implements TargetSession {
     const skip = options?.skipLayers ?? [];
     for (const l of skip) {
       if (!Number.isInteger(l) || l < 0 || l >= this.#shape.numLayers) {
-        throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `skip layer ${l} is outside [0, ${this.#shape.numLayers})`);
+        throw new CanopyError(
+          'CANOPY_ERR_INVALID_ARGUMENT',
+          `skip layer ${l} is outside [0, ${this.#shape.numLayers})`,
+        );
       }
     }
     if (skip.length > 0 && !this.#runner.canSkipLayers) {
@@ -254,7 +297,8 @@ export class EmbeddedSession implements TargetSession {
       hiddenLayers: options?.hiddenLayers ?? [],
       skipLayers: skip,
     });
-    if (this.#closed) throw new CanopyError('CANOPY_ERR_SESSION_CLOSED', 'the target session was closed during the pass');
+    if (this.#closed)
+      throw new CanopyError('CANOPY_ERR_SESSION_CLOSED', 'the target session was closed during the pass');
     return { chosen: out.argmax!, topKIds: out.topKIds, topKLogprobs: out.topKLogprobs, hidden: out.hidden };
   }
 

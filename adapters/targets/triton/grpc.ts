@@ -32,6 +32,7 @@ import {
   cancelled,
   Deadline,
   fromServerMessage,
+  modelCodeOf,
   protocolViolation,
   timedOut,
   unreachable,
@@ -217,6 +218,10 @@ const NEVER_CONNECTED = /No connection established|ECONNREFUSED|failed to connec
 
 export function mapStatus(error: grpc.ServiceError, site: CallSite, deadline: Deadline | undefined): Error {
   const message = error.details || error.message;
+  // canopy_lm's own refusals travel with several statuses (CAPACITY as UNAVAILABLE, CANCELLED...).
+  if (modelCodeOf(message) !== undefined && !deadline?.callerAborted) {
+    return fromServerMessage(site, message, 'other', { grpcStatus: error.code });
+  }
   switch (error.code) {
     case grpc.status.DEADLINE_EXCEEDED:
       return timedOut(site, deadline?.timeoutMs ?? 0, error);

@@ -26,7 +26,19 @@ export interface CallSite {
 const MODEL_CODES: Readonly<Record<string, ErrorCode>> = {
   CANOPY_SESSION_UNKNOWN: 'CANOPY_ERR_UPSTREAM_SESSION_LOST',
   CANOPY_CAPACITY: 'CANOPY_ERR_CAPACITY',
+  CANOPY_CANCELLED: 'CANOPY_ERR_CANCELLED',
 };
+
+/**
+ * Model codes after which the sessions of the request may have changed: a
+ * cancelled request closes them, an internal failure may strike mid-way.
+ */
+const STATE_UNKNOWN = new Set(['CANOPY_CANCELLED', 'CANOPY_INTERNAL']);
+
+/** The bracketed model code a message starts with (docs/triton-wire.md), if any. */
+export function modelCodeOf(message: string): string | undefined {
+  return /\[(CANOPY_[A-Z_]+)\]/.exec(message)?.[1];
+}
 
 // Triton's wording for a model that is unknown, loading or unloaded.
 const NOT_READY = /unknown model|no available versions|is not ready|not ready for inferenc/i;
@@ -45,10 +57,11 @@ export function fromServerMessage(
   extra: Record<string, unknown> = {},
 ): CanopyError {
   const details = { ...extra, url: site.url, operation: site.operation, outcome: 'rejected' as Outcome };
-  const bracketed = /\[(CANOPY_[A-Z_]+)\]/.exec(message);
-  if (bracketed) {
-    const code = MODEL_CODES[bracketed[1]!] ?? 'CANOPY_ERR_UPSTREAM_ERROR';
-    return new CanopyError(code, message, { details: { ...details, upstreamCode: bracketed[1] } });
+  const upstreamCode = modelCodeOf(message);
+  if (upstreamCode !== undefined) {
+    const code = MODEL_CODES[upstreamCode] ?? 'CANOPY_ERR_UPSTREAM_ERROR';
+    const outcome: Outcome = STATE_UNKNOWN.has(upstreamCode) ? 'unknown' : 'rejected';
+    return new CanopyError(code, message, { details: { ...details, outcome, upstreamCode } });
   }
   if (NOT_READY.test(message) || hint === 'unavailable') {
     return new CanopyError('CANOPY_ERR_UPSTREAM_NOT_READY', `${site.url}: ${message}`, { details });

@@ -6,9 +6,9 @@
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { DEFAULT_MODEL } from '../../../adapters/model-store/index.js';
 import { summarize } from '../../../engine/index.js';
 import { CanopyError } from '../../../kernels/errors.js';
-import { DEFAULT_MODEL } from '../../../adapters/model-store/index.js';
 import { openModelHost } from '../../host/model-host.js';
 import { outputText } from '../../host/output-text.js';
 import { draftersFromFlag, numberFlag, SAMPLING_FLAGS, samplingFromFlags, targetFromFlag } from '../flags.js';
@@ -57,10 +57,14 @@ export const generateCommand: Command = {
       console.log(HELP);
       return 0;
     }
-    if (values.prompt === undefined) throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--prompt is required');
+    if (values.prompt === undefined)
+      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--prompt is required');
     const maxNewTokens = numberFlag('max-new-tokens', values['max-new-tokens'], true) ?? 128;
     if (maxNewTokens < 1 || maxNewTokens > 1_000_000) {
-      throw new CanopyError('CANOPY_ERR_MAX_TOKENS_OUT_OF_RANGE', `--max-new-tokens must be at least 1, got ${maxNewTokens}`);
+      throw new CanopyError(
+        'CANOPY_ERR_MAX_TOKENS_OUT_OF_RANGE',
+        `--max-new-tokens must be at least 1, got ${maxNewTokens}`,
+      );
     }
     const budget = numberFlag('budget', values.budget, true);
     const sampling = samplingFromFlags(values);
@@ -101,7 +105,9 @@ export const generateCommand: Command = {
       const text = outputText(tokenizer, result);
       const stats = summarize(result.stats);
       if (values.json) {
-        console.log(JSON.stringify({ text, tokens: [...result.tokens], finishReason: result.finishReason, stats }));
+        console.log(
+          JSON.stringify({ text, tokens: [...result.tokens], finishReason: result.finishReason, stats }),
+        );
       } else {
         if (stream) process.stdout.write(`${decoder.flush()}\n`);
         else console.log(text);

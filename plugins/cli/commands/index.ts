@@ -1,7 +1,13 @@
+import { benchCommand } from './bench.js';
 import type { Command } from './command.js';
 import { generateCommand } from './generate.js';
 import { prepareModelCommand } from './prepare-model.js';
 import { tritonCommand } from './triton.js';
 
 /** Every CLI command, in the order `canopy --help` lists them. */
-export const commands: readonly Command[] = [prepareModelCommand, generateCommand, tritonCommand];
+export const commands: readonly Command[] = [
+  prepareModelCommand,
+  generateCommand,
+  benchCommand,
+  tritonCommand,
+];

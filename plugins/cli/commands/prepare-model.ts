@@ -27,7 +27,10 @@ function seedOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0 || n > 0xffffffff) {
-    throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `--seed must be an integer in [0, 2^32), got '${value}'`);
+    throw new CanopyError(
+      'CANOPY_ERR_INVALID_ARGUMENT',
+      `--seed must be an integer in [0, 2^32), got '${value}'`,
+    );
   }
   return n;
 }
@@ -68,7 +71,10 @@ export const prepareModelCommand: Command = {
         onProgress: (e) => progress.update(e),
       });
       progress.finish();
-      if (result.skipped) console.error(`canopy prepare-model: ${result.manifest.name} is already prepared (--force converts again)`);
+      if (result.skipped)
+        console.error(
+          `canopy prepare-model: ${result.manifest.name} is already prepared (--force converts again)`,
+        );
       console.log(result.dir);
       return 0;
     } finally {

@@ -44,6 +44,14 @@ function millis(value: string | undefined, flag: string, fallbackSeconds: number
   return n * 1000;
 }
 
+function verbosity(value: string | undefined): number {
+  const n = Number(value ?? 0);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--log-verbose must be a non-negative integer');
+  }
+  return n;
+}
+
 function progress(line: string): void {
   console.error(`canopy triton: ${line}`);
 }
@@ -84,7 +92,7 @@ export const tritonCommand: Command = {
           runDir: values['run-dir'],
           timeoutMs: millis(values.timeout, '--timeout', 180),
           python: values.python,
-          logVerbose: values['log-verbose'] === undefined ? 0 : Number(values['log-verbose']),
+          logVerbose: verbosity(values['log-verbose']),
           progress,
         });
         if (reused) progress(`already running (pid ${server.pid}); log ${server.log}`);

@@ -65,9 +65,9 @@ describe('retrieval drafter', () => {
       },
     });
     const draft = propose(f.open({ prompt: Int32Array.of(9, 1, 2) }), [9, 1, 2])!;
-    // "1 2" occurs 3 times: twice before 3, once before 6; one pseudo-count of smoothing.
-    expect(childScore(draft, 3)).toBeCloseTo(2 / 4, 5);
-    expect(childScore(draft, 6)).toBeCloseTo(1 / 4, 5);
+    // "1 2" occurs 3 times: twice before 3, once before 6; four pseudo-counts of smoothing.
+    expect(childScore(draft, 3)).toBeCloseTo(2 / 7, 5);
+    expect(childScore(draft, 6)).toBeCloseTo(1 / 7, 5);
     expect(draftHasPath(draft, [3, 4])).toBe(true);
     expect(draftHasPath(draft, [3, 5])).toBe(true);
   });
@@ -85,6 +85,18 @@ describe('retrieval drafter', () => {
     const draft = propose(f.open({ prompt: Int32Array.of(7, 1, 2) }), [7, 1, 2])!;
     expect(draftHasPath(draft, [8])).toBe(true);
     expect(draftHasPath(draft, [9])).toBe(false);
+  });
+
+  it('backs off to a shorter suffix when the longest one only ends documents', async () => {
+    const f = await factory({
+      corpus: {
+        tokens: [
+          [7, 1, 2],
+          [1, 2, 9],
+        ],
+      },
+    });
+    expect(draftHasPath(propose(f.open({ prompt: Int32Array.of(7, 1, 2) }), [7, 1, 2]), [9])).toBe(true);
   });
 
   it('needs at least minMatch tokens of suffix', async () => {

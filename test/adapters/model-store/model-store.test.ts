@@ -41,7 +41,7 @@ const manifest: ModelManifestInput = {
   tiedEmbeddings: true,
   dtype: 'float32',
   source: { file: 'm.gguf', sha256: 'a'.repeat(64), quantization: 'F32' },
-  converter: 'canopy-convert/1',
+  converter: 'canopy-convert/2',
   files: { graph: 'model.onnx', weights: 'model.onnx.data', tokenizer: 'tokenizer.json' },
 };
 

@@ -86,7 +86,12 @@ export function describeTargetConformance(
     });
 
     /** Plain decoding of `path` (drafted tokens after the root): the result at its last token. */
-    async function plainAlong(prompt: Int32Array, sampling: SamplingParams, path: readonly number[], extra = {}) {
+    async function plainAlong(
+      prompt: Int32Array,
+      sampling: SamplingParams,
+      path: readonly number[],
+      extra = {},
+    ) {
       const s = await target.open(prompt, { sampling });
       try {
         let result = await s.step(rootOnly(prompt[prompt.length - 1]), { topK: TOP_K, ...extra });
@@ -111,7 +116,13 @@ export function describeTargetConformance(
           await s.close();
           expect(result.chosen.length).toBe(n);
           for (let i = 0; i < n; i++) {
-            const ref = await plainAlong(prompt, sampling, pathOf(tree, i).slice(1).map((j) => tree.tokens[j]));
+            const ref = await plainAlong(
+              prompt,
+              sampling,
+              pathOf(tree, i)
+                .slice(1)
+                .map((j) => tree.tokens[j]),
+            );
             expect(result.chosen[i], `prompt ${p} tree ${r} node ${i}`).toBe(ref.chosen[0]);
             expectSameTopK(result, i, ref, 0, TOP_K, tol);
           }
@@ -130,48 +141,58 @@ export function describeTargetConformance(
     it.each([
       ['greedy', GREEDY],
       ['seeded sampling', SAMPLED],
-    ] as const)('keeps the cache in step over a long run of trees and accepts (%s)', async (_name, sampling) => {
-      const prompt = prompts[0];
-      const plain = await target.open(prompt, { sampling });
-      const expected: number[] = [];
-      const refs: PassResult[] = [];
-      let root = prompt[prompt.length - 1];
-      for (let g = 0; g < longRun; g++) {
-        const r = await plain.step(rootOnly(root), { topK: TOP_K });
-        refs.push(r);
-        root = r.chosen[0];
-        expected.push(root);
-        plain.accept(Int32Array.of(0), root);
-      }
-      await plain.close();
-
-      const spec = await target.open(prompt, { sampling });
-      const rand = seeded(7);
-      const emitted: number[] = [];
-      let steps = 0;
-      root = prompt[prompt.length - 1];
-      while (emitted.length < longRun) {
-        // Plant the right continuation (sometimes with a wrong token in it) among random branches.
-        const chain = expected.slice(emitted.length, emitted.length + Math.floor(rand() * 5));
-        if (chain.length > 0 && rand() < 0.3) chain[Math.floor(rand() * chain.length)] = Math.floor(rand() * target.info.vocabSize);
-        const tree: TokenTree = randomTree(rand, root, chain.length + 1 + Math.floor(rand() * 8), target.info.vocabSize, chain);
-        const result = await spec.step(tree, { topK: TOP_K });
-        const path = walk(tree, result.chosen);
-        for (let k = 0; k < path.length && emitted.length + k < longRun; k++) {
-          expectSameTopK(result, path[k], refs[emitted.length + k], 0, TOP_K, tol);
+    ] as const)(
+      'keeps the cache in step over a long run of trees and accepts (%s)',
+      async (_name, sampling) => {
+        const prompt = prompts[0];
+        const plain = await target.open(prompt, { sampling });
+        const expected: number[] = [];
+        const refs: PassResult[] = [];
+        let root = prompt[prompt.length - 1];
+        for (let g = 0; g < longRun; g++) {
+          const r = await plain.step(rootOnly(root), { topK: TOP_K });
+          refs.push(r);
+          root = r.chosen[0];
+          expected.push(root);
+          plain.accept(Int32Array.of(0), root);
         }
-        for (let k = 1; k < path.length; k++) emitted.push(tree.tokens[path[k]]);
-        root = result.chosen[path[path.length - 1]];
-        emitted.push(root);
-        spec.accept(path, root);
-        steps++;
-        expect(spec.length).toBe(prompt.length + emitted.length);
-      }
-      await spec.close();
-      expect(emitted.slice(0, longRun)).toEqual(expected);
-      // Drafts were accepted, so compaction really ran.
-      expect(steps).toBeLessThan(longRun);
-    });
+        await plain.close();
+
+        const spec = await target.open(prompt, { sampling });
+        const rand = seeded(7);
+        const emitted: number[] = [];
+        let steps = 0;
+        root = prompt[prompt.length - 1];
+        while (emitted.length < longRun) {
+          // Plant the right continuation (sometimes with a wrong token in it) among random branches.
+          const chain = expected.slice(emitted.length, emitted.length + Math.floor(rand() * 5));
+          if (chain.length > 0 && rand() < 0.3)
+            chain[Math.floor(rand() * chain.length)] = Math.floor(rand() * target.info.vocabSize);
+          const tree: TokenTree = randomTree(
+            rand,
+            root,
+            chain.length + 1 + Math.floor(rand() * 8),
+            target.info.vocabSize,
+            chain,
+          );
+          const result = await spec.step(tree, { topK: TOP_K });
+          const path = walk(tree, result.chosen);
+          for (let k = 0; k < path.length && emitted.length + k < longRun; k++) {
+            expectSameTopK(result, path[k], refs[emitted.length + k], 0, TOP_K, tol);
+          }
+          for (let k = 1; k < path.length; k++) emitted.push(tree.tokens[path[k]]);
+          root = result.chosen[path[path.length - 1]];
+          emitted.push(root);
+          spec.accept(path, root);
+          steps++;
+          expect(spec.length).toBe(prompt.length + emitted.length);
+        }
+        await spec.close();
+        expect(emitted.slice(0, longRun)).toEqual(expected);
+        // Drafts were accepted, so compaction really ran.
+        expect(steps).toBeLessThan(longRun);
+      },
+    );
 
     it('returns hidden states of a tree node equal to plain decoding of its path', async (ctx) => {
       if (!target.info.capabilities.hiddenStates) ctx.skip();
@@ -184,9 +205,16 @@ export function describeTargetConformance(
       await s.close();
       for (const l of [0, L]) expect(result.hidden?.get(l)?.length).toBe(6 * H);
       const node = 5;
-      const ref = await plainAlong(prompt, GREEDY, pathOf(tree, node).slice(1).map((j) => tree.tokens[j]), {
-        hiddenLayers: [L],
-      });
+      const ref = await plainAlong(
+        prompt,
+        GREEDY,
+        pathOf(tree, node)
+          .slice(1)
+          .map((j) => tree.tokens[j]),
+        {
+          hiddenLayers: [L],
+        },
+      );
       const mine = result.hidden!.get(L)!.subarray(node * H, node * H + H);
       const theirs = ref.hidden!.get(L)!;
       let worst = 0;
@@ -236,10 +264,16 @@ export function describeTargetConformance(
         () => target.open(new Int32Array(maxContext + 1).fill(1), { sampling: GREEDY }),
         'CANOPY_ERR_PROMPT_TOO_LONG',
       );
-      await expectCode(() => target.open(Int32Array.of(1, vocabSize), { sampling: GREEDY }), 'CANOPY_ERR_TOKEN_OUT_OF_VOCAB');
+      await expectCode(
+        () => target.open(Int32Array.of(1, vocabSize), { sampling: GREEDY }),
+        'CANOPY_ERR_TOKEN_OUT_OF_VOCAB',
+      );
       const s = await target.open(prompt, { sampling: GREEDY });
       try {
-        const tree = (tokens: number[], parents: number[]) => ({ tokens: Int32Array.from(tokens), parents: Int32Array.from(parents) });
+        const tree = (tokens: number[], parents: number[]) => ({
+          tokens: Int32Array.from(tokens),
+          parents: Int32Array.from(parents),
+        });
         await expectCode(() => s.step(tree([root, vocabSize], [-1, 0])), 'CANOPY_ERR_TOKEN_OUT_OF_VOCAB');
         await expectCode(() => s.step(tree([root, 1, 2], [-1, 2, 0])), 'CANOPY_ERR_INVALID_TREE');
         await expectCode(() => s.step(tree([], [])), 'CANOPY_ERR_INVALID_TREE');

@@ -3,11 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../../../adapters/model-store/index.js';
+import { createEmbeddedTarget } from '../../../adapters/targets/embedded/index.js';
 import { type ErrorCode, isCanopyError } from '../../../kernels/errors.js';
+import { GREEDY } from '../../../kernels/sampling-params.js';
 import { convertGguf, MODEL_FILES } from '../../../models/convert/convert-gguf.js';
+import { dequantize } from '../../../models/convert/dequantize.js';
 import { GgmlType } from '../../../models/convert/ggml-types.js';
 import { writeGguf } from '../../../models/convert/gguf-writer.js';
+import { f32ToF16 } from '../../../models/convert/half-float.js';
 import { type GgufContents, TINY_SHAPE, tinyGguf } from '../../../models/convert/tiny-model.js';
+
+function encodedF16(values: Float32Array): Uint8Array {
+  return new Uint8Array(Uint16Array.from(values, f32ToF16).buffer);
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'canopy-convert-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,6 +61,29 @@ describe('convertGguf', () => {
     expect(tokenizer.tokens.length).toBe(manifest.vocabSize);
   });
 
+  it('reads an untied LM head from output.weight', async () => {
+    const tied = await convert(tinyGguf(4));
+    const contents = tinyGguf(4);
+    const embd = contents.tensors.find((t) => t.name === 'token_embd.weight')!;
+    // The same values as the (F16) embedding, so both models must agree.
+    const head = dequantize(GgmlType.F16, encodedF16(embd.data as Float32Array), embd.data.length);
+    contents.tensors.push({ name: 'output.weight', dims: embd.dims, type: GgmlType.F32, data: head });
+    const untied = await convert(contents);
+    expect(untied.manifest.tiedEmbeddings).toBe(false);
+    const results = [];
+    for (const model of [tied.outDir, untied.outDir]) {
+      const target = await createEmbeddedTarget({ model });
+      const s = await target.open(Int32Array.of(1, 20, 30, 40), { sampling: GREEDY });
+      results.push(
+        await s.step({ tokens: Int32Array.of(40, 50), parents: Int32Array.of(-1, 0) }, { topK: 5 }),
+      );
+      await target.dispose();
+    }
+    expect(Array.from(results[1].chosen)).toEqual(Array.from(results[0].chosen));
+    const [a, b] = results.map((r) => Array.from(r.topKLogprobs!));
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4);
+  });
+
   it('names an unsupported architecture', async () => {
     const contents = tinyGguf();
     contents.metadata[0] = ['general.architecture', { type: 'string', value: 'gpt2' }];
@@ -72,7 +103,12 @@ describe('convertGguf', () => {
   it('refuses tensors a llama graph has no place for', async () => {
     const contents = tinyGguf();
     const h = TINY_SHAPE.hiddenSize;
-    contents.tensors.push({ name: 'blk.0.attn_q.bias', dims: [h], type: GgmlType.F32, data: new Float32Array(h) });
+    contents.tensors.push({
+      name: 'blk.0.attn_q.bias',
+      dims: [h],
+      type: GgmlType.F32,
+      data: new Float32Array(h),
+    });
     await expectRefused(contents, 'CANOPY_ERR_UNSUPPORTED_ARCHITECTURE', 'blk.0.attn_q.bias');
   });
 

@@ -70,7 +70,10 @@ describe('dequantize, hand-made blocks', () => {
         const lo = qs[chunk * 32 + l] & 15;
         const hi = qs[chunk * 32 + l] >> 4;
         expect(out[chunk * 64 + l]).toBeCloseTo(0.5 * sc[2 * chunk] * lo - 0.25 * mn[2 * chunk], 6);
-        expect(out[chunk * 64 + 32 + l]).toBeCloseTo(0.5 * sc[2 * chunk + 1] * hi - 0.25 * mn[2 * chunk + 1], 6);
+        expect(out[chunk * 64 + 32 + l]).toBeCloseTo(
+          0.5 * sc[2 * chunk + 1] * hi - 0.25 * mn[2 * chunk + 1],
+          6,
+        );
       }
     }
   });

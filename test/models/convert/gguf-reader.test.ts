@@ -56,7 +56,9 @@ describe('GGUF reader', () => {
       expect(t.offset % 32).toBe(0);
       expect(Array.from(dequantize(t.type, f.readTensorBytes(t), t.elements))).toEqual(Array.from(ramp(6)));
       const h = f.tensors.get('f16')!;
-      expect(Array.from(dequantize(h.type, f.readTensorBytes(h), h.elements))).toEqual(Array.from(ramp(5, 0.5)));
+      expect(Array.from(dequantize(h.type, f.readTensorBytes(h), h.elements))).toEqual(
+        Array.from(ramp(5, 0.5)),
+      );
       const q = f.tensors.get('q8')!;
       expect(q.byteSize).toBe(2 * 34);
       const back = dequantize(q.type, f.readTensorBytes(q), q.elements);

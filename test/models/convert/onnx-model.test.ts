@@ -31,17 +31,29 @@ describe('ONNX encoder', () => {
     const y = g.op1('MatMul', [x, 'w']); // [N, 2]
     const soft = g.op1('Softmax', [y], { axis: attr.int(-1) });
     const then = g.subgraph('then');
-    then.output(then.op1('Mul', [soft, g.float32([2])], undefined, 'then_out'), { name: 'then_out', dtype: 'float32' });
+    then.output(then.op1('Mul', [soft, g.float32([2])], undefined, 'then_out'), {
+      name: 'then_out',
+      dtype: 'float32',
+    });
     const other = g.subgraph('else');
-    other.output(other.op1('Identity', [soft], undefined, 'else_out'), { name: 'else_out', dtype: 'float32' });
-    const picked = g.op1('If', [flag], { then_branch: attr.graph(then.build()), else_branch: attr.graph(other.build()) });
+    other.output(other.op1('Identity', [soft], undefined, 'else_out'), {
+      name: 'else_out',
+      dtype: 'float32',
+    });
+    const picked = g.op1('If', [flag], {
+      then_branch: attr.graph(then.build()),
+      else_branch: attr.graph(other.build()),
+    });
     const total = g.op1('ReduceSum', [g.op1('Unsqueeze', ['big', g.int64([-1])]), g.int64([0, -1])], {
       keepdims: attr.int(0),
     });
     g.output(picked, { name: 'out', dtype: 'float32', shape: ['N', 2] });
     g.output(total, { name: 'total', dtype: 'float32', shape: [] });
     const path = join(dir, 'm.onnx');
-    writeFileSync(path, encodeOnnxModel({ graph: g.build(), opset: 18, producer: 'test', producerVersion: '1' }));
+    writeFileSync(
+      path,
+      encodeOnnxModel({ graph: g.build(), opset: 18, producer: 'test', producerVersion: '1' }),
+    );
 
     const session = await ort.InferenceSession.create(path);
     const feeds = (f: boolean) => ({

@@ -65,6 +65,8 @@ describe('extractZipEntry', () => {
   });
 
   it('names a missing entry', async () => {
-    await expect(extractZipEntry(archive, 'pkg/other.gguf', join(dir, 'x'))).rejects.toThrow(/pkg\/other.gguf/);
+    await expect(extractZipEntry(archive, 'pkg/other.gguf', join(dir, 'x'))).rejects.toThrow(
+      /pkg\/other.gguf/,
+    );
   });
 });

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from wire_client import CLOSE, OPEN, SCRATCH, Work, error_of, opening
+from wire_client import CLOSE, OPEN, SCRATCH, Work, build_inputs, error_of, opening
 
 PROMPT = [1, 17, 42, 99, 7, 256, 31]
 
@@ -124,6 +124,13 @@ def test_top_k_and_hidden_states_come_per_node(lm, sid, manifest):
     assert np.all(np.diff(r["topk_logprobs"], axis=1) <= 0) and np.all(r["topk_logprobs"] <= 0)
     assert r["hidden"].shape == (2, 4, hidden)
     assert not np.allclose(r["hidden"][0], r["hidden"][1])
+
+
+def test_only_the_outputs_asked_for_come_back(lm, sid):
+    lm.call(opening(sid, PROMPT))
+    arrays = build_inputs([Work(sid, [PROMPT[-1], 5])], return_top_k=2)
+    assert set(lm.raw(arrays, outputs=["chosen", "topk_ids"])) == {"chosen", "topk_ids"}
+    assert set(lm.raw(build_inputs([Work(sid, [PROMPT[-1], 5])]), outputs=["chosen", "hidden"])) == {"chosen"}
 
 
 def test_open_returns_hidden_states_of_the_prompt(lm, sid, manifest):

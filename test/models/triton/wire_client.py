@@ -87,7 +87,8 @@ class CanopyLm:
             self._mod = grpcclient
             self._client = grpcclient.InferenceServerClient(endpoints["grpc"].removeprefix("grpc://"))
 
-    def raw(self, arrays: dict) -> dict:
+    def raw(self, arrays: dict, outputs: Optional[Sequence[str]] = None) -> dict:
+        """Sends the arrays as inputs; `outputs` names the outputs to ask for (default: all)."""
         inputs = []
         for name, value in arrays.items():
             tensor = self._mod.InferInput(name, list(value.shape), _DTYPES[value.dtype.name])
@@ -96,7 +97,8 @@ class CanopyLm:
             else:
                 tensor.set_data_from_numpy(value)
             inputs.append(tensor)
-        result = self._client.infer(self.model, inputs)
+        asked = [self._mod.InferRequestedOutput(name) for name in outputs] if outputs else None
+        result = self._client.infer(self.model, inputs, outputs=asked)
         names = [o["name"] if isinstance(o, dict) else o.name for o in self._outputs(result)]
         return {name: result.as_numpy(name) for name in names}
 

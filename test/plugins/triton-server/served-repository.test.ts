@@ -75,7 +75,9 @@ describe('prepareServedRepository', () => {
   it('fills canopy_lm from the manifest of the model it will run', () => {
     fakeModel(join(base, 'model'), true);
     const served = join(base, 'served');
-    expect(prepareServedRepository(DEFAULT_MODEL_REPOSITORY, served, join(base, 'model'))).toEqual(['canopy_lm']);
+    expect(prepareServedRepository(DEFAULT_MODEL_REPOSITORY, served, join(base, 'model'))).toEqual([
+      'canopy_lm',
+    ]);
     const config = readFileSync(join(served, 'canopy_lm', 'config.pbtxt'), 'utf8');
     expect(readParameter(config, 'model_dir')).toBe(join(base, 'model'));
     expect(readParameter(config, 'model_name')).toBe('tiny-test');

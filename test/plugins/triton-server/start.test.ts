@@ -50,7 +50,9 @@ describe.runIf(process.env.CANOPY_TRITON_TESTS === '1')('startTritonServer', () 
     expect(server.http).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(server.grpc).toMatch(/^grpc:\/\/127\.0\.0\.1:\d+$/);
     expect(await isReady(server.http)).toBe(true);
-    const config = await (await fetch(`${server.http}/v2/models/canopy_lm/config`)).json();
+    const config = (await (await fetch(`${server.http}/v2/models/canopy_lm/config`)).json()) as {
+      parameters: Record<string, { string_value: string }>;
+    };
     expect(config.parameters.model_dir.string_value).toBe(model);
 
     const again = await startTritonServer({ model, runDir });
@@ -66,7 +68,10 @@ describe.runIf(process.env.CANOPY_TRITON_TESTS === '1')('startTritonServer', () 
   it('reports a model that fails to load with the server log', async () => {
     const repository = join(base, 'broken');
     cpSync(join(DEFAULT_MODEL_REPOSITORY, 'canopy_lm'), join(repository, 'canopy_lm'), { recursive: true });
-    writeFileSync(join(repository, 'canopy_lm', '1', 'model.py'), 'raise RuntimeError("broken on purpose")\n');
+    writeFileSync(
+      join(repository, 'canopy_lm', '1', 'model.py'),
+      'raise RuntimeError("broken on purpose")\n',
+    );
     const runDir = join(base, 'broken-run');
     const error = await failure(() => startTritonServer({ model, modelRepository: repository, runDir }));
     expect(isCanopyError(error, 'CANOPY_ERR_TRITON_START_FAILED')).toBe(true);

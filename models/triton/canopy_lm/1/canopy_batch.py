@@ -2,19 +2,20 @@
 
 Two phases, so that a malformed request fails as a whole and changes nothing:
 `_check` looks at every session first (exists, keep path, context, capacity),
-then `_apply` runs each session's work in request order.
+then `run_request` does each session's work in request order.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from canopy_runner import Runner, chain_bias, tree_bias, tree_depths
 from canopy_sampling import History, choose_tree_tokens
 from canopy_sessions import PendingTree, Session, SessionStore
-from canopy_wire import SessionOp, WireError, WireRequest
+from canopy_wire import Sampling, SessionOp, WireError, WireRequest
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,9 @@ def _check(req: WireRequest, store: SessionStore) -> None:
             continue
         session = store.get(op.session_id)
         _check_keep(op, session)
-        committed = session.length + op.keep.size
-        if n and committed + int(tree_depths(op.parents).max()) + 1 > store.max_context:
-            raise _context_full(op.session_id, committed + int(tree_depths(op.parents).max()) + 1, store.max_context)
+        needed = session.length + op.keep.size + (int(tree_depths(op.parents).max()) + 1 if n else 0)
+        if needed > store.max_context:
+            raise _context_full(op.session_id, needed, store.max_context)
         held = session.pending.nbytes if session.pending else 0
         extra_bytes += op.keep.size * per_token + (0 if op.scratch else n * per_token) - held
     store.check_room(new_sessions, extra_bytes)
@@ -89,17 +90,17 @@ def _open(op: SessionOp, store: SessionStore, runner: Runner, out: Outputs, req:
     session = store.open(op.session_id, op.sampling, n + 1)
     store.reserve(session, n)
     chunk = cfg.prefill_chunk if cfg.prefill_chunk > 0 else max(n, 1)
-    hidden_names = [runner.hidden_name(int(l)) for l in req.hidden_layers]
+    hidden_names = [runner.hidden_name(int(layer)) for layer in req.hidden_layers]
+    names = runner.present_names() + hidden_names
+    layers = runner.manifest.num_layers
     for c0 in range(0, n, chunk):
         tokens = op.tokens[c0:c0 + chunk]
         m = tokens.shape[0]
         positions = np.arange(session.length, session.length + m, dtype=np.int64)
-        names = runner.present_names() + hidden_names
         res = runner.run(tokens, positions, chain_bias(m, session.length), session.past(), names,
                          logit_rows=np.array([m - 1]))
-        layers = runner.manifest.num_layers
-        session.append(tokens, [res[f"present_key_{l}"] for l in range(layers)],
-                       [res[f"present_value_{l}"] for l in range(layers)])
+        session.append(tokens, [res[f"present_key_{i}"] for i in range(layers)],
+                       [res[f"present_value_{i}"] for i in range(layers)])
         for h, name in enumerate(hidden_names):
             out.hidden[h, op.start + c0:op.start + c0 + m] = res[name]
     return session
@@ -114,23 +115,34 @@ def _keep(op: SessionOp, store: SessionStore, session: Session) -> None:
         session.append(*kept)
 
 
+def _plain_greedy(s: Optional[Sampling]) -> bool:
+    return s is None or (s.temperature == 0 and s.repetition_penalty == 1 and s.frequency_penalty == 0
+                         and s.presence_penalty == 0)
+
+
 def _step(op: SessionOp, session: Session, runner: Runner, out: Outputs, req: WireRequest) -> None:
     n = op.tokens.shape[0]
     layers = runner.manifest.num_layers
     depths = tree_depths(op.parents)
-    hidden_names = [runner.hidden_name(int(l)) for l in req.hidden_layers]
-    names = ["logits"] + (["topk_ids", "topk_logprobs"] if req.return_top_k else []) + hidden_names
+    sampling = None if op.scratch else session.sampling  # scratch passes are greedy
+    # Plain greedy reads the graph's argmax (first maximum, as the sampler's) and skips the [n, V] logits.
+    argmax = runner.has_argmax and _plain_greedy(sampling)
+    hidden_names = [runner.hidden_name(int(layer)) for layer in req.hidden_layers]
+    names = ["argmax" if argmax else "logits"] + (["topk_ids", "topk_logprobs"] if req.return_top_k else [])
+    names += hidden_names
     if not op.scratch:
         names += runner.present_names()
     res = runner.run(op.tokens, session.length + depths, tree_bias(op.parents, session.length), session.past(), names,
                      logit_rows=np.arange(n), top_k=req.return_top_k,
                      skip_layers=req.skip_layers if op.scratch else None)
     rows = slice(op.start, op.start + n)
-    committed = np.append(session.history[: session.length], op.tokens[0])  # root last
-    history = History.from_committed(runner.manifest.vocab_size, committed, session.prompt_length)
-    sampling = None if op.scratch else session.sampling  # scratch passes are greedy
-    out.chosen[rows] = choose_tree_tokens(res["logits"], sampling, history, op.tokens, op.parents,
-                                          committed.shape[0], depths)
+    if argmax:
+        out.chosen[rows] = res["argmax"]
+    else:
+        committed = np.append(session.history[: session.length], op.tokens[0])  # root last
+        history = History.from_committed(runner.manifest.vocab_size, committed, session.prompt_length)
+        out.chosen[rows] = choose_tree_tokens(res["logits"], sampling, history, op.tokens, op.parents,
+                                              committed.shape[0], depths)
     if req.return_top_k:
         out.topk_ids[rows] = res["topk_ids"]
         out.topk_logprobs[rows] = res["topk_logprobs"]
@@ -138,8 +150,8 @@ def _step(op: SessionOp, session: Session, runner: Runner, out: Outputs, req: Wi
         out.hidden[h, rows] = res[name]
     if not op.scratch:
         session.pending = PendingTree(op.tokens.copy(), op.parents.copy(),
-                                      [res[f"present_key_{l}"] for l in range(layers)],
-                                      [res[f"present_value_{l}"] for l in range(layers)])
+                                      [res[f"present_key_{i}"] for i in range(layers)],
+                                      [res[f"present_value_{i}"] for i in range(layers)])
 
 
 def run_request(req: WireRequest, store: SessionStore, runner: Runner, cfg: BatchConfig) -> dict:

@@ -95,6 +95,7 @@ class Runner:
         self._main = self._load(self.manifest.graph)
         self._skip = self._main if "layer_mask" in self._inputs(self._main) else None
         self.providers = self._main.get_providers()
+        self.has_argmax = "argmax" in {o.name for o in self._main.get_outputs()}
 
     def _load(self, path: str) -> ort.InferenceSession:
         return ort.InferenceSession(path, self._options, providers=self._providers)
@@ -134,7 +135,7 @@ class Runner:
 
     def present_names(self) -> list:
         n = self.manifest.num_layers
-        return [f"present_key_{l}" for l in range(n)] + [f"present_value_{l}" for l in range(n)]
+        return [f"present_key_{i}" for i in range(n)] + [f"present_value_{i}" for i in range(n)]
 
     def hidden_name(self, layer: int) -> str:
         return "hidden_final" if layer == self.manifest.num_layers else f"hidden_{layer}"

@@ -119,8 +119,8 @@ class SessionStore:
     def get(self, session_id: str) -> Session:
         session = self._sessions.get(session_id)
         if session is None:
-            raise WireError("CANOPY_SESSION_UNKNOWN",
-                            f"session '{session_id}' is not open (closed, expired after idling, or the server restarted)")
+            raise WireError("CANOPY_SESSION_UNKNOWN", f"session '{session_id}' is not open "
+                            "(closed, expired after idling, or the server restarted)")
         return session
 
     def exists(self, session_id: str) -> bool:

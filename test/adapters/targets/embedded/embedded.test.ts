@@ -3,7 +3,9 @@ import { DEFAULT_MODEL } from '../../../../adapters/model-store/index.js';
 import { createEmbeddedTarget } from '../../../../adapters/targets/embedded/index.js';
 import { loadTokenizer } from '../../../../adapters/tokenizer/index.js';
 import { describeTargetConformance } from '../conformance.js';
-import { tinyModelDir } from './tiny-model.js';
+import { useTinyModel } from './tiny-model.js';
+
+const tinyModel = useTinyModel();
 
 const TEXTS = [
   'The quick brown fox jumps over the lazy dog.',
@@ -13,13 +15,20 @@ const TEXTS = [
 
 async function promptsFor(dir: string, chat: boolean): Promise<Int32Array[]> {
   const tokenizer = await loadTokenizer(dir);
-  return TEXTS.map((text) => (chat ? tokenizer.encodeChat([{ role: 'user', content: text }]) : tokenizer.encode(text)));
+  return TEXTS.map((text) =>
+    chat ? tokenizer.encodeChat([{ role: 'user', content: text }]) : tokenizer.encode(text),
+  );
 }
 
 describeTargetConformance(
   'embedded on the tiny random model',
-  async () => createEmbeddedTarget({ model: await tinyModelDir() }),
-  { prompts: async () => promptsFor(await tinyModelDir(), false), treesPerPrompt: 3, maxNodes: 16, longRunTokens: 48 },
+  async () => createEmbeddedTarget({ model: tinyModel() }),
+  {
+    prompts: async () => promptsFor(tinyModel(), false),
+    treesPerPrompt: 3,
+    maxNodes: 16,
+    longRunTokens: 48,
+  },
 );
 
 describe.runIf(process.env.CANOPY_MODEL_TESTS === '1')('with the real model', () => {

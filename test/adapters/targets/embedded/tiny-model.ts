@@ -1,22 +1,27 @@
 /**
- * The tiny random model for tests, converted once per test process into a
- * private temporary directory (parallel runs never share a half-written one).
+ * The tiny random model for tests: converted once per test file into a
+ * private temporary directory (parallel runs never share a half-written
+ * one), removed after the file's tests. Call at the top level of a file.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { prepareModel } from '../../../../models/convert/prepare-model.js';
 
-const dirs = new Map<number, Promise<string>>();
-
-/** The directory of the tiny model for `seed`, converting it on first use. */
-export function tinyModelDir(seed = 0): Promise<string> {
-  let dir = dirs.get(seed);
-  if (!dir) {
-    const root = mkdtempSync(join(tmpdir(), 'canopy-tiny-'));
-    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
-    dir = prepareModel({ tiny: true, seed, dir: join(root, `tiny-random-${seed}`) }).then((r) => r.dir);
-    dirs.set(seed, dir);
-  }
-  return dir;
+/** Returns a getter for the tiny model's directory, valid from the first beforeAll on. */
+export function useTinyModel(seed = 0): () => string {
+  let root: string | undefined;
+  let dir: string | undefined;
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'canopy-tiny-'));
+    dir = (await prepareModel({ tiny: true, seed, dir: join(root, `tiny-random-${seed}`) })).dir;
+  });
+  afterAll(() => {
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+  return () => {
+    if (!dir) throw new Error('the tiny model is prepared in beforeAll; read it inside hooks or tests');
+    return dir;
+  };
 }

@@ -10,9 +10,16 @@ import { ModelRunner } from '../../../../adapters/targets/embedded/model-runner.
 import { loadTokenizer } from '../../../../adapters/tokenizer/index.js';
 import { attentionBias, type TokenTree, treeDepths } from '../../../../kernels/tree.js';
 import { pathOf, randomTree, seeded } from '../random-trees.js';
-import { tinyModelDir } from './tiny-model.js';
+import { useTinyModel } from './tiny-model.js';
 
-function describeTreeLogits(label: string, model: () => Promise<string>, trees: number, maxNodes: number): void {
+const tinyModel = useTinyModel();
+
+function describeTreeLogits(
+  label: string,
+  model: () => Promise<string>,
+  trees: number,
+  maxNodes: number,
+): void {
   describe(`tree logits equal sequential logits: ${label}`, () => {
     let runner: ModelRunner;
     let shape: { L: number; kvHeads: number; headDim: number; V: number };
@@ -21,8 +28,15 @@ function describeTreeLogits(label: string, model: () => Promise<string>, trees: 
     beforeAll(async () => {
       const { dir, manifest } = loadManifest(await model());
       runner = await ModelRunner.load(dir, manifest, { threads: 2, spinning: true });
-      shape = { L: manifest.numLayers, kvHeads: manifest.numKvHeads, headDim: manifest.headDim, V: manifest.vocabSize };
-      prompt = (await loadTokenizer(dir)).encode('In the beginning the universe was created. This has made a lot of people');
+      shape = {
+        L: manifest.numLayers,
+        kvHeads: manifest.numKvHeads,
+        headDim: manifest.headDim,
+        V: manifest.vocabSize,
+      };
+      prompt = (await loadTokenizer(dir)).encode(
+        'In the beginning the universe was created. This has made a lot of people',
+      );
     });
     afterAll(async () => runner?.release());
 
@@ -64,9 +78,13 @@ function describeTreeLogits(label: string, model: () => Promise<string>, trees: 
         const all = await pass(await prefilled(), tree, false);
         for (let i = 0; i < n; i++) {
           const cache = await prefilled();
-          let last = new Float32Array(0);
+          let last: Float32Array = new Float32Array(0);
           for (const node of pathOf(tree, i)) {
-            last = await pass(cache, { tokens: Int32Array.of(tree.tokens[node]), parents: Int32Array.of(-1) }, true);
+            last = await pass(
+              cache,
+              { tokens: Int32Array.of(tree.tokens[node]), parents: Int32Array.of(-1) },
+              true,
+            );
             cache.commitAll(1);
           }
           const row = all.subarray(i * shape.V, (i + 1) * shape.V);
@@ -78,7 +96,7 @@ function describeTreeLogits(label: string, model: () => Promise<string>, trees: 
   });
 }
 
-describeTreeLogits('tiny random model', () => tinyModelDir(), 4, 16);
+describeTreeLogits('tiny random model', async () => tinyModel(), 4, 16);
 
 describe.runIf(process.env.CANOPY_MODEL_TESTS === '1')('with the real model', () => {
   describeTreeLogits(DEFAULT_MODEL, async () => DEFAULT_MODEL, 2, 12);

@@ -46,6 +46,14 @@ function failure(model: string): Partial<grpc.StatusObject> | undefined {
       details: "Request for unknown model: 'down' has no available versions",
     };
   if (model === 'broken') return { code: grpc.status.INTERNAL, details: 'model raised ValueError' };
+  if (model === 'full')
+    return { code: grpc.status.UNAVAILABLE, details: '[CANOPY_CAPACITY] 64 sessions are open' };
+  if (model === 'cancelled') {
+    return {
+      code: grpc.status.CANCELLED,
+      details: '[CANOPY_CANCELLED] the request was cancelled; its sessions are closed',
+    };
+  }
   return undefined;
 }
 
@@ -180,6 +188,15 @@ describe('KServe gRPC client', () => {
     expect(lost.message).toContain("session 'a1' is not open");
     await expect(client.infer({ model: 'down', inputs: [] })).rejects.toMatchObject({
       code: 'CANOPY_ERR_UPSTREAM_NOT_READY',
+    });
+    // canopy_lm's bracketed codes win over the status they travel with.
+    await expect(client.infer({ model: 'full', inputs: [] })).rejects.toMatchObject({
+      code: 'CANOPY_ERR_CAPACITY',
+      details: { outcome: 'rejected' },
+    });
+    await expect(client.infer({ model: 'cancelled', inputs: [] })).rejects.toMatchObject({
+      code: 'CANOPY_ERR_CANCELLED',
+      details: { outcome: 'unknown' },
     });
     const broken = await client.infer({ model: 'broken', inputs: [] }).catch((e) => e);
     expect(broken.code).toBe('CANOPY_ERR_UPSTREAM_ERROR');

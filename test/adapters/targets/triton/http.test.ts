@@ -55,6 +55,8 @@ function startServer(binary: boolean): Promise<{ server: Server; url: string; se
       return json(res, 503, { error: "Request for unknown model: 'down' has no available versions" });
     }
     if (url === '/v2/models/broken/infer') return json(res, 500, { error: 'model raised ValueError' });
+    if (url === '/v2/models/full/infer')
+      return json(res, 503, { error: '[CANOPY_CAPACITY] 64 sessions are open' });
     if (url !== '/v2/models/echo/infer') return json(res, 404, { error: 'no route' });
 
     // Echo every input back as `<name>_out`, reading and writing the body as the extension describes.
@@ -200,6 +202,10 @@ describe('KServe HTTP client', () => {
   it('maps an unavailable model to NOT_READY and other failures to UPSTREAM_ERROR with the message', async () => {
     await expect(client.infer({ model: 'down', inputs: [] })).rejects.toMatchObject({
       code: 'CANOPY_ERR_UPSTREAM_NOT_READY',
+    });
+    // A bracketed model code wins over the 503 it travels with.
+    await expect(client.infer({ model: 'full', inputs: [] })).rejects.toMatchObject({
+      code: 'CANOPY_ERR_CAPACITY',
     });
     const error = await client.infer({ model: 'broken', inputs: [] }).catch((e) => e);
     expect(error.code).toBe('CANOPY_ERR_UPSTREAM_ERROR');

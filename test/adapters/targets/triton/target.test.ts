@@ -14,15 +14,7 @@ import {
 import { encodeBatch, FLAG_CLOSE } from '../../../../adapters/targets/triton/wire.js';
 import { GREEDY, type SamplingParams } from '../../../../kernels/sampling-params.js';
 import type { TokenTree } from '../../../../kernels/tree.js';
-import {
-  continuePlain,
-  draftTree,
-  single as one,
-  plainDecode,
-  randomTokens,
-  rng,
-  speculativeDecode,
-} from './decoding.js';
+import { continuePlain, draftTree, single as one, plainDecode, randomTokens, rng } from './decoding.js';
 
 const HTTP = process.env.CANOPY_TRITON_HTTP;
 const GRPC = process.env.CANOPY_TRITON_GRPC;

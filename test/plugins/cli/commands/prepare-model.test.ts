@@ -15,7 +15,10 @@ beforeEach(() => {
   err = [];
   vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
   vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err.push(String(s));
+    return true;
+  });
 });
 afterEach(() => {
   vi.restoreAllMocks();

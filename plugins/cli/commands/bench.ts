@@ -1,0 +1,175 @@
+/**
+ * `canopy bench --dataset FILE [--per-category N] [--max-new-tokens N] [--drafters LIST]
+ *  [--compare] [--json OUT] [--chart OUT.svg] [--target URL] [sampling flags]`:
+ * plain versus speculative decoding on the same prompts in one run
+ * (bench/spec-bench.ts), reported as ../shared/docs/benchmarks.md asks.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, freemem, type as osType, release, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { DEFAULT_MODEL } from '../../../adapters/model-store/index.js';
+import { speedupChart } from '../../../bench/chart.js';
+import { loadDataset, stratify } from '../../../bench/dataset.js';
+import { formatTable, summarizeVariant, type VariantReport } from '../../../bench/report.js';
+import { type BenchVariant, runBench } from '../../../bench/spec-bench.js';
+import { createModelEngine, type DrafterSpec } from '../../../engine/index.js';
+import { CanopyError } from '../../../kernels/errors.js';
+import { createDefaultRegistry, openModelHost } from '../../host/model-host.js';
+import { draftersFromFlag, numberFlag, SAMPLING_FLAGS, samplingFromFlags, targetFromFlag } from '../flags.js';
+import { createProgress } from '../progress.js';
+import type { Command } from './command.js';
+
+const HELP = `usage: canopy bench --dataset FILE [options]
+
+Runs plain and speculative decoding on the same prompts, interleaved, and
+reports τ, speedup, exact match and draft overhead per category.
+
+  --dataset FILE        JSONL with "category" and "turns" (Spec-Bench's question.jsonl)
+  --per-category N      prompts per category, spread evenly (default 8)
+  --max-new-tokens N    per turn (default 128)
+  --drafters LIST       the speculative configuration (default: fusion of all built-ins)
+  --compare             also run each drafter of the list alone, in the same run
+  --budget N            largest verify tree (default 64)
+  --json OUT            write the full report as JSON
+  --chart OUT.svg       write a chart of speedup per category
+  --model NAME          prepared model (default ${DEFAULT_MODEL})
+  --target URL          verify on a Triton server instead of in process
+  --triton-model NAME   the Triton model (default canopy_lm)
+  sampling: --temperature --top-p --top-k --min-p --seed (greedy by default)`;
+
+function machine(): Record<string, unknown> {
+  const cpu = cpus();
+  return {
+    cpu: cpu[0]?.model ?? 'unknown',
+    cores: cpu.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    freeMemoryGiB: Math.round(freemem() / 2 ** 30),
+    os: `${osType()} ${release()}`,
+    node: process.version,
+  };
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'benchmark speculative against plain decoding on a prompt set',
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        dataset: { type: 'string' },
+        'per-category': { type: 'string' },
+        'max-new-tokens': { type: 'string' },
+        drafters: { type: 'string' },
+        compare: { type: 'boolean', default: false },
+        budget: { type: 'string' },
+        json: { type: 'string' },
+        chart: { type: 'string' },
+        model: { type: 'string' },
+        target: { type: 'string' },
+        'triton-model': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+        ...SAMPLING_FLAGS,
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (!values.dataset) throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--dataset is required');
+    const perCategory = numberFlag('per-category', values['per-category'], true) ?? 8;
+    const maxNewTokens = numberFlag('max-new-tokens', values['max-new-tokens'], true) ?? 128;
+    if (perCategory < 1) throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--per-category must be ≥ 1');
+    if (maxNewTokens < 1)
+      throw new CanopyError('CANOPY_ERR_MAX_TOKENS_OUT_OF_RANGE', '--max-new-tokens must be ≥ 1');
+    const budget = numberFlag('budget', values.budget, true);
+    const sampling = samplingFromFlags({ seed: '0', ...values });
+    const drafters = draftersFromFlag(values.drafters);
+    if (drafters === null)
+      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'bench needs drafters (not none)');
+    const prompts = stratify(loadDataset(values.dataset), perCategory);
+    const target = targetFromFlag(values.target, values['triton-model']);
+    const logger = pino({ level: process.env.CANOPY_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+
+    // One target, one tokenizer; every variant gets its own engine (own drafter state and policy).
+    const host = await openModelHost({ model: values.model ?? DEFAULT_MODEL, target, drafters: [], logger });
+    const registry = createDefaultRegistry();
+    const configs: { name: string; drafters: readonly DrafterSpec[] }[] = [];
+    if (values.compare && drafters.length > 1)
+      for (const d of drafters) configs.push({ name: d.name, drafters: [d] });
+    const mainName = drafters.length > 1 ? 'fusion' : drafters[0].name;
+    configs.push({ name: mainName, drafters });
+    const variants: BenchVariant[] = [];
+    try {
+      for (const c of configs) {
+        const engine = await createModelEngine({
+          name: host.name,
+          target: host.engine.target,
+          registry,
+          drafters: c.drafters,
+          maxBudget: budget,
+          logger,
+          ownsTarget: false,
+        });
+        variants.push({ name: c.name, engine });
+      }
+      const progress = createProgress('canopy bench: ');
+      const runs = await runBench({
+        prompts,
+        maxNewTokens,
+        sampling,
+        chat: {
+          encodeChat: (m) => host.tokenizer.encodeChat(m),
+          decode: (t) => host.tokenizer.decode(t, { skipSpecial: true }),
+        },
+        baseline: host.engine,
+        variants,
+        onProgress: (done, total) => progress.update({ step: 'generations', done, total, unit: 'steps' }),
+      });
+      progress.finish();
+
+      const reports = new Map<string, VariantReport>();
+      for (const v of variants)
+        reports.set(v.name, summarizeVariant(runs.baseline, runs.variants.get(v.name) ?? []));
+      for (const [name, report] of reports) console.log(`${formatTable(name, report)}\n`);
+      const main = reports.get(mainName) as VariantReport;
+      for (const [name, report] of reports) {
+        if (report.mismatches.length > 0) {
+          console.log(
+            `${name}: ${report.mismatches.length} prompt(s) differ from plain decoding: ${JSON.stringify(report.mismatches)}`,
+          );
+        }
+      }
+      const mainEngine = variants.find((v) => v.name === mainName)?.engine;
+      const report = {
+        settings: {
+          model: host.name,
+          target: target.kind === 'embedded' ? 'embedded' : target.url,
+          dataset: values.dataset,
+          subset: `${perCategory} per category, spread evenly (${prompts.length} prompts)`,
+          maxNewTokens,
+          sampling,
+          drafters: drafters.map((d) => d.name),
+          maxBudget: mainEngine?.maxBudget,
+          verifyCostMs: mainEngine?.costSnapshot(),
+        },
+        machine: machine(),
+        overall: main.overall,
+        categories: main.categories,
+        drafters: main.drafters,
+        variants: Object.fromEntries(reports),
+      };
+      if (values.json) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+      if (values.chart) {
+        writeFileSync(
+          values.chart,
+          speedupChart(reports, `canopy speedup over plain decoding (${host.name})`),
+        );
+      }
+      return 0;
+    } finally {
+      await Promise.all(variants.map((v) => v.engine.dispose()));
+      await host.dispose();
+    }
+  },
+};

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { createBudgetPolicy, createCalibration, createCostModel } from '../../engine/index.js';
+
+/** A cost model measured on a curve like the architecture doc's CPU probe. */
+function measured(curve: (n: number) => number) {
+  const cost = createCostModel(256);
+  for (const n of [1, 2, 4, 8, 16, 32, 64]) for (let i = 0; i < 5; i++) cost.record(n, curve(n));
+  return cost;
+}
+
+const cpuCurve = (n: number) =>
+  33 * (n <= 4 ? 1 + 0.03 * (n - 1) : n <= 16 ? 1.09 + 0.03 * (n - 4) : 1.48 + 0.029 * (n - 16));
+
+describe('cost model', () => {
+  it('interpolates between measured sizes and extrapolates upward pessimistically', () => {
+    const cost = measured(cpuCurve);
+    expect(cost.estimate(1)).toBeCloseTo(33, 5);
+    const mid = cost.estimate(12);
+    expect(mid).toBeGreaterThan(cost.estimate(8));
+    expect(mid).toBeLessThan(cost.estimate(16));
+    expect(cost.estimate(128)).toBeGreaterThan(cost.estimate(64));
+  });
+
+  it('returns NaN before any measurement', () => {
+    expect(Number.isNaN(createCostModel().estimate(4))).toBe(true);
+  });
+});
+
+describe('budget policy', () => {
+  it('chooses plain decoding when drafts are unlikely to be accepted', () => {
+    const policy = createBudgetPolicy(measured(cpuCurve));
+    const scores = new Float32Array(63).fill(0.01);
+    expect(policy.choose(scores, 0.1, 64).budget).toBe(1);
+  });
+
+  it('chooses a large tree when drafts are reliable and cheap to verify', () => {
+    const policy = createBudgetPolicy(measured(cpuCurve));
+    // A chain whose path scores decay slowly: deep trees pay.
+    const scores = Float32Array.from({ length: 63 }, (_, i) => 0.97 ** (i + 1));
+    expect(policy.choose(scores, 0.1, 64).budget).toBeGreaterThanOrEqual(16);
+  });
+
+  it('shrinks the tree when verification gets expensive (e.g. under load)', () => {
+    const scores = Float32Array.from({ length: 63 }, (_, i) => 0.8 ** (i + 1));
+    const cheap = createBudgetPolicy(measured(cpuCurve)).choose(scores, 0.1, 64).budget;
+    const steep = createBudgetPolicy(measured((n) => 33 * n)).choose(scores, 0.1, 64).budget;
+    expect(steep).toBeLessThan(cheap);
+    expect(steep).toBe(1);
+  });
+
+  it('never exceeds the request cap or the nodes available', () => {
+    const policy = createBudgetPolicy(measured(cpuCurve));
+    const scores = new Float32Array(63).fill(0.99);
+    expect(policy.choose(scores, 0, 6).budget).toBeLessThanOrEqual(6);
+    expect(policy.choose(new Float32Array(2).fill(0.99), 0, 64).budget).toBeLessThanOrEqual(3);
+  });
+
+  it('now and then explores a larger budget than the best, to keep measuring', () => {
+    const policy = createBudgetPolicy(measured(cpuCurve));
+    const scores = Float32Array.from({ length: 63 }, (_, i) => 0.5 ** (i + 1));
+    const decisions = Array.from({ length: 64 }, () => policy.choose(scores, 0.1, 64));
+    const best = decisions.find((d) => !d.explored)?.budget ?? 0;
+    const explored = decisions.filter((d) => d.explored);
+    expect(explored.length).toBeGreaterThan(0);
+    expect(explored.every((d) => d.budget > best)).toBe(true);
+  });
+});
+
+describe('calibration', () => {
+  it('starts at the drafter score and moves to the observed acceptance rate', () => {
+    const calibration = createCalibration(4);
+    expect(calibration.map(0, 0.85)).toBeCloseTo(0.85, 5);
+    for (let i = 0; i < 400; i++) calibration.record(0, 0.85, i % 5 === 0); // 20% accepted
+    expect(calibration.map(0, 0.85)).toBeCloseTo(0.2, 1);
+    // Other drafters and other score bins are unaffected.
+    expect(calibration.map(1, 0.85)).toBeCloseTo(0.85, 5);
+    expect(calibration.map(0, 0.25)).toBeCloseTo(0.25, 5);
+    expect(calibration.totals(0)).toEqual({ tested: 400, accepted: 80 });
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * Engines over the real tiny random model (embedded onnxruntime target) for
+ * engine tests. One target per test file; every engine built here shares it.
+ */
+import { afterAll, beforeAll } from 'vitest';
+import type { DrafterDefinition } from '../../adapters/drafter.js';
+import { builtinDrafters } from '../../adapters/drafters/index.js';
+import { createEmbeddedTarget, type EmbeddedTarget } from '../../adapters/targets/embedded/index.js';
+import { loadTokenizer, type Tokenizer } from '../../adapters/tokenizer/index.js';
+import {
+  createDrafterRegistry,
+  createModelEngine,
+  type DrafterSpec,
+  type ModelEngine,
+} from '../../engine/index.js';
+import { useTinyModel } from '../adapters/targets/embedded/tiny-model.js';
+
+export interface TinyEngines {
+  readonly target: () => EmbeddedTarget;
+  readonly tokenizer: () => Tokenizer;
+  engine(
+    drafters: readonly DrafterSpec[],
+    extra?: readonly DrafterDefinition<unknown>[],
+    maxBudget?: number,
+  ): Promise<ModelEngine>;
+}
+
+export function useTinyEngines(): TinyEngines {
+  const modelDir = useTinyModel();
+  let target: EmbeddedTarget | undefined;
+  let tokenizer: Tokenizer | undefined;
+  const engines: ModelEngine[] = [];
+  beforeAll(async () => {
+    target = await createEmbeddedTarget({ model: modelDir(), threads: 1 });
+    tokenizer = await loadTokenizer(modelDir());
+  });
+  afterAll(async () => {
+    await Promise.all(engines.map((e) => e.dispose()));
+    await target?.dispose();
+  });
+  return {
+    target: () => target as EmbeddedTarget,
+    tokenizer: () => tokenizer as Tokenizer,
+    async engine(drafters, extra = [], maxBudget = 32) {
+      const engine = await createModelEngine({
+        target: target as EmbeddedTarget,
+        registry: createDrafterRegistry([...builtinDrafters, ...extra]),
+        drafters,
+        maxBudget,
+        ownsTarget: false,
+      });
+      engines.push(engine);
+      return engine;
+    },
+  };
+}
+
+/** Prompts that make the tiny model's drafters useful: repeated phrases, lists, code-ish text. */
+export const TINY_PROMPTS = [
+  'the cat sat on the mat. the cat sat on the mat. the cat',
+  'one two three four five one two three four five one two',
+  'def add(a, b):\n    return a + b\n\ndef add(a, b):\n',
+  'Hello there! How are you today? Hello there! How',
+  'a b c d e f g h i j k l m n o p',
+];

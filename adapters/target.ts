@@ -53,7 +53,12 @@ export interface DraftPassOptions extends PassOptions {
 }
 
 export interface PassResult {
-  /** [numNodes] the token the target emits after each node (argmax, or the seeded draw). */
+  /**
+   * [numNodes] the token the target emits after each node (argmax, or the seeded draw).
+   * A node is *reachable* when it is the root, or its parent is reachable and chose this
+   * node's token. Targets may leave unreachable nodes at -1 (sampling draws only where a
+   * walk can arrive, which is τ nodes instead of the whole tree); walks never read them.
+   */
   readonly chosen: Int32Array;
   /** [numNodes * topK] row-major, best first; present when topK was asked. */
   readonly topKIds?: Int32Array;

@@ -10,7 +10,8 @@
  * bound. Prompts are the first turn of each, in the model's chat template.
  *
  *   npm run build && node dist/bench/drafters-replay.js --dataset ../shared/data/spec_bench/question.jsonl \
- *     [--per-category 4] [--max-new-tokens 128] [--budgets 8,16,32] [--traces FILE] [--model NAME] [--gguf FILE]
+ *     [--per-category 4] [--max-new-tokens 128] [--budgets 8,16,32] [--traces FILE] [--model NAME]
+ *     [--gguf FILE] [--threads 1] [--options '{"ngram": {"maxN": 5}}']
  *
  * --traces caches the greedy outputs: read when the file exists, written otherwise.
  */
@@ -43,12 +44,16 @@ async function recordTraces(
   gguf: string,
   prompts: Int32Array[],
   categories: string[],
-  options: { maxNew: number; maxContext: number },
+  options: { maxNew: number; maxContext: number; threads: number },
 ): Promise<Trace[]> {
-  const handle = await openLlamaCpp(gguf);
+  const handle = await openLlamaCpp(gguf, { threads: options.threads });
   const traces: Trace[] = [];
   try {
-    const context = await handle.model.createContext({ contextSize: options.maxContext, sequences: 1 });
+    const context = await handle.model.createContext({
+      contextSize: options.maxContext,
+      sequences: 1,
+      threads: options.threads,
+    });
     const sequence = context.getSequence();
     for (let p = 0; p < prompts.length; p++) {
       await sequence.clearHistory();
@@ -94,8 +99,11 @@ async function replay(
   traces: Trace[],
   budget: number,
   target: TargetInfo,
+  options: Record<string, unknown>,
 ) {
-  const factories = await Promise.all(defs.map(async (d) => d.create(d.parseOptions(undefined), { target })));
+  const factories = await Promise.all(
+    defs.map(async (d) => d.create(d.parseOptions(options[d.name]), { target })),
+  );
   const calibration: [number, number][] = Array.from({ length: 10 }, () => [0, 0]);
   const totals = new Map<string, [number, number]>();
   for (const trace of traces) {
@@ -136,8 +144,10 @@ async function replay(
         node = child;
       }
       const emitted = full.subarray(committed, Math.min(full.length, committed + path.length));
-      const row = (d: number) => trace.topKIds[committed - promptLength + d] ?? [];
-      const lp = (d: number) => trace.topKLogprobs[committed - promptLength + d] ?? [];
+      // The target's top-k at depth d of the path came before output token (committed - promptLength + d).
+      const at = committed - promptLength;
+      const row = (d: number) => trace.topKIds[at + d] ?? [];
+      const lp = (d: number) => trace.topKLogprobs[at + d] ?? [];
       committed += emitted.length;
       steps++;
       const feedback = {
@@ -146,7 +156,7 @@ async function replay(
           parents: Int32Array.from(path, (_, i) => i - 1),
         },
         result: {
-          chosen: Int32Array.from(path, (_, d) => full[committed - emitted.length + d] ?? -1),
+          chosen: Int32Array.from(path, (_, d) => full[promptLength + at + d] ?? -1),
           topKIds: Int32Array.from(path.flatMap((_, d) => padded(row(d), -1))),
           topKLogprobs: Float32Array.from(path.flatMap((_, d) => padded(lp(d), -30))),
         },
@@ -179,9 +189,14 @@ const { values } = parseArgs({
     traces: { type: 'string' },
     model: { type: 'string', default: DEFAULT_MODEL },
     gguf: { type: 'string' },
+    // One thread by default: llama.cpp's threads spin, which hurts on a shared machine.
+    threads: { type: 'string', default: '1' },
+    // Raw options per drafter name, as JSON: '{"ngram": {"maxN": 5}}'.
+    options: { type: 'string', default: '{}' },
   },
 });
 const { dir, manifest } = loadManifest(values.model);
+const drafterOptions = JSON.parse(values.options) as Record<string, unknown>;
 let traces: Trace[];
 if (values.traces && existsSync(values.traces)) {
   traces = JSON.parse(readFileSync(values.traces, 'utf8'));
@@ -193,12 +208,21 @@ if (values.traces && existsSync(values.traces)) {
     values.gguf ?? join(dir, MODEL_FILES.gguf),
     prompts.map((p) => tokenizer.encodeChat([{ role: 'user', content: p.turns[0] }])),
     prompts.map((p) => p.category),
-    { maxNew: Number(values['max-new-tokens']), maxContext: manifest.maxContext },
+    {
+      maxNew: Number(values['max-new-tokens']),
+      maxContext: manifest.maxContext,
+      threads: Number(values.threads),
+    },
   );
   if (values.traces) writeFileSync(values.traces, JSON.stringify(traces));
 }
 // Interleave categories, as a server would see them (retrieval and recycling learn across requests).
-const order = [...traces.keys()].sort((a, b) => (a % 7) - (b % 7) || a - b).map((i) => traces[i]);
+const queues = new Map<string, Trace[]>();
+for (const t of traces) queues.set(t.category, [...(queues.get(t.category) ?? []), t]);
+const order: Trace[] = [];
+for (let i = 0; order.length < traces.length; i++) {
+  for (const queue of queues.values()) if (i < queue.length) order.push(queue[i]);
+}
 const target: TargetInfo = {
   model: manifest.name,
   vocabSize: manifest.vocabSize,
@@ -216,9 +240,11 @@ console.log(
   ['variant'.padEnd(12), 'budget', '     τ', ...categories.map((c) => c.slice(0, 10).padStart(11))].join(' '),
 );
 for (const budget of values.budgets.split(',').map(Number)) {
-  const variants = [...builtinDrafters.map((d) => [d]), [...builtinDrafters]];
+  // Replay has no target session: drafters that run the target itself are left out.
+  const replayable = builtinDrafters.filter((d) => !d.capabilities.needsTarget);
+  const variants = [...replayable.map((d) => [d]), [...replayable]];
   for (const defs of variants) {
-    const r = await replay(defs, order, budget, target);
+    const r = await replay(defs, order, budget, target, drafterOptions);
     const name = defs.length === 1 ? defs[0].name : 'fusion';
     const cells = categories.map((c) => (r.byCategory.get(c) ?? 0).toFixed(2).padStart(11));
     console.log(

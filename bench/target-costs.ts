@@ -6,13 +6,13 @@
  * the very same GGUF in the same run.
  *
  *   npm run build && node dist/bench/target-costs.js [--model NAME|DIR] [--cached 256]
- *     [--new-tokens 64] [--reps 12] [--rounds 2] [--threads 2] [--no-llama-cpp] [--json]
+ *     [--new-tokens 64] [--reps 12] [--rounds 2] [--threads 2] [--no-spinning] [--no-llama-cpp] [--json]
  *
  * Plain decoding alternates embedded and llama.cpp runs (A B A B) so machine
  * drift hits both; tree sizes are interleaved within every repetition.
  * Medians throughout. Only ratios measured in one run mean much.
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -113,6 +113,7 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '12' },
       rounds: { type: 'string', default: '2' },
       threads: { type: 'string', default: '2' },
+      'no-spinning': { type: 'boolean', default: false },
       'no-llama-cpp': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -120,7 +121,8 @@ async function main(): Promise<void> {
   const threads = Number(values.threads);
   const newTokens = Number(values['new-tokens']);
   const cached = Number(values.cached);
-  const target = await createEmbeddedTarget({ model: values.model, threads });
+  const spinning = !values['no-spinning'];
+  const target = await createEmbeddedTarget({ model: values.model, threads, spinning });
   const tokenizer = await loadTokenizer(target.dir);
   const prompt = tokenizer.encode(DEFAULT_BENCH_PROMPT, { parseSpecial: true });
   // A realistic cached length: the bench prompt's text repeated up to `cached` tokens, plus the root.
@@ -145,7 +147,13 @@ async function main(): Promise<void> {
 
   const base = costs.get(1)!;
   const result = {
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, threads },
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      threads,
+      spinning,
+      load: loadavg()[0],
+    },
     model: target.info.model,
     promptTokens: prompt.length,
     newTokens,
@@ -161,7 +169,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
-  console.log(`${result.machine.cpu} (${result.machine.cores} cores), ${threads} threads, ${result.model}`);
+  const m = result.machine;
+  console.log(
+    `${m.cpu} (${m.cores} cores, load ${m.load.toFixed(1)}), ${threads} threads, spinning ${spinning ? 'on' : 'off'}, ${result.model}`,
+  );
   console.log(
     `plain decoding, ${newTokens} tokens after a ${prompt.length}-token prompt (median of ${values.rounds}):`,
   );

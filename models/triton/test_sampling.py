@@ -82,7 +82,23 @@ def test_tree_tokens_equal_per_node_choices_with_each_node_path():
     depths = [0, 1, 1, 2, 2, 3]
     expected = [choose_token(logits[i], params, History(vocab, [1, 2, 3], [4, 7]), committed.size + depths[i], paths[i])
                 for i in range(tokens.size)]
-    assert chosen.tolist() == expected
+    # Every reachable node has its own path's draw; the others are -1 (no walk reads them).
+    reachable = [True] * tokens.size
+    for i in range(1, tokens.size):
+        reachable[i] = reachable[parents[i]] and expected[parents[i]] == tokens[i]
+    assert chosen.tolist() == [e if r else -1 for e, r in zip(expected, reachable)]
+
+
+def test_tree_tokens_draw_along_an_accepted_path():
+    vocab = 20
+    logits = np.zeros((4, vocab), dtype=np.float32)
+    params = SamplingParams(temperature=1.0, seed=3)
+    history = History.from_committed(vocab, np.array([5, 6], dtype=np.int32), 1)
+    first = choose_token(logits[0], params, History(vocab, [5], [6]), 2, [])
+    tokens = np.array([6, first, (first + 1) % vocab, 1], dtype=np.int32)
+    parents = np.array([-1, 0, 0, 1], dtype=np.int32)
+    chosen = choose_tree_tokens(logits, params, history, tokens, parents, 2)
+    assert chosen[0] == first and chosen[1] >= 0 and chosen[2] == -1
 
 
 def test_greedy_tree_is_the_row_argmax_lowest_id_on_ties():

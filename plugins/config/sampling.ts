@@ -24,12 +24,16 @@ export const samplingSchema = z
 
 export type SamplingInput = z.input<typeof samplingSchema>;
 
-/** Validates sampling input; throws CANOPY_ERR_INVALID_SAMPLING naming the field. */
-export function parseSampling(input: unknown): SamplingParams {
+/**
+ * Validates sampling input; throws CANOPY_ERR_INVALID_SAMPLING naming the field,
+ * as the caller spells it when `fieldName` maps it (`topP` → `top_p` for HTTP bodies).
+ */
+export function parseSampling(input: unknown, fieldName?: (field: string) => string): SamplingParams {
   const result = samplingSchema.safeParse(input ?? {});
   if (!result.success) {
     const issue = result.error.issues[0];
-    const field = issue.path.join('.') || '(body)';
+    const path = issue.path.join('.');
+    const field = path === '' ? '(body)' : (fieldName?.(path) ?? path);
     throw new CanopyError(
       'CANOPY_ERR_INVALID_SAMPLING',
       `invalid sampling parameter '${field}': ${issue.message}`,

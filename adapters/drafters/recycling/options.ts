@@ -5,6 +5,18 @@ const DEFAULT_K = 8;
 const DEFAULT_TEMPLATE_NODES = 64;
 const DEFAULT_TEMPLATE_DEPTH = 8;
 
+const defaultTrees = new Map<number, number[][]>();
+
+/** The default template for k, derived once: options may be parsed per request. Frozen by the parser. */
+function defaultTree(k: number): number[][] {
+  let tree = defaultTrees.get(k);
+  if (!tree) {
+    tree = priorTemplate(DEFAULT_TEMPLATE_NODES, k, DEFAULT_TEMPLATE_DEPTH);
+    defaultTrees.set(k, tree);
+  }
+  return tree;
+}
+
 /** Options of the `recycling` (Token Recycling) drafter. */
 export const recyclingOptionsSchema = z
   .strictObject({
@@ -20,10 +32,7 @@ export const recyclingOptionsSchema = z
       .max(1024)
       .optional(),
   })
-  .transform((o) => ({
-    k: o.k,
-    tree: o.tree ?? priorTemplate(DEFAULT_TEMPLATE_NODES, o.k, DEFAULT_TEMPLATE_DEPTH),
-  }))
+  .transform((o) => ({ k: o.k, tree: o.tree ?? defaultTree(o.k) }))
   .superRefine((o, ctx) => {
     const problem = templateProblem(o.tree, o.k);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['tree'] });

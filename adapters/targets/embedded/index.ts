@@ -7,8 +7,9 @@
 import { CanopyError } from '../../../kernels/errors.js';
 import { loadManifest, type ModelManifest } from '../../model-store/index.js';
 import type { OpenOptions, Target, TargetInfo, TargetSession } from '../../target.js';
+import type { SessionShape } from './checks.js';
 import { ModelRunner } from './model-runner.js';
-import { EmbeddedSession, type SessionShape } from './session.js';
+import { EmbeddedSession } from './session.js';
 
 export interface EmbeddedTargetOptions {
   /** A prepared model's name (in the canopy cache) or its directory. */

@@ -1,6 +1,6 @@
 /**
- * The token the target emits after each tree node when plain argmax is not
- * enough: seeded sampling or penalties (kernels/sample.ts). Each node is
+ * The token the target emits after each reachable tree node when plain argmax
+ * is not enough: seeded sampling or penalties (kernels/sample.ts). Each node is
  * chosen over its own history: the committed tokens plus the drafted tokens
  * on its path, layered on the penalty history, and drawn at its absolute
  * position, so a node's choice is the one plain decoding of that path makes.
@@ -30,8 +30,11 @@ export class NodeChooser {
   }
 
   /**
-   * Fills `out[i]` for every node. `logits` is [N, V]; `committed` the
-   * committed length (root included): node i chooses position committed + depth.
+   * Fills `out[i]` for every node a verify walk can reach (the root, and any
+   * node whose parent is reachable and chose its token); the others get -1
+   * (adapters/target.ts), so a step draws τ times rather than once per node.
+   * `logits` is [N, V]; `committed` the committed length (root included):
+   * node i chooses position committed + depth.
    */
   choose(
     tokens: Int32Array,
@@ -44,6 +47,11 @@ export class NodeChooser {
     const h = this.#history;
     const path: number[] = [];
     for (let i = 0; i < tokens.length; i++) {
+      // An unreachable parent holds -1, which never equals a token.
+      if (i > 0 && out[parents[i]] !== tokens[i]) {
+        out[i] = -1;
+        continue;
+      }
       // The overlay is the drafted path root→node, root excluded.
       path.length = 0;
       for (let j = i; j > 0; j = parents[j]) path.push(tokens[j]);

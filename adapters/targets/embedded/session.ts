@@ -5,30 +5,22 @@
  */
 import { CanopyError } from '../../../kernels/errors.js';
 import type { SamplingParams } from '../../../kernels/sampling-params.js';
-import { attentionBias, type TokenTree, treeDepths, validateTree } from '../../../kernels/tree.js';
+import { attentionBias, type TokenTree } from '../../../kernels/tree.js';
 import type { DraftPassOptions, PassOptions, PassResult, TargetSession } from '../../target.js';
+import {
+  checkAccept,
+  checkPass,
+  checkPrompt,
+  checkSignal,
+  MAX_TREE_NODES,
+  type SessionShape,
+} from './checks.js';
 import { KvCache } from './kv-cache.js';
 import type { ModelRunner, PassOutputs } from './model-runner.js';
 import { NodeChooser, needsLogits } from './node-chooser.js';
 
 /** Prompt tokens per prefill pass: bounds the [chunk, T + chunk] bias and activations. */
 const PREFILL_CHUNK = 256;
-
-/** Most nodes in one tree (pending KV rows beyond the context are reserved for this many). */
-export const MAX_TREE_NODES = 1024;
-
-export interface SessionShape {
-  readonly vocabSize: number;
-  readonly numLayers: number;
-  readonly numKvHeads: number;
-  readonly headDim: number;
-  readonly maxContext: number;
-  readonly maxTopK: number;
-}
-
-function checkSignal(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new CanopyError('CANOPY_ERR_CANCELLED', 'the request was cancelled');
-}
 
 export class EmbeddedSession implements TargetSession {
   readonly #runner: ModelRunner;
@@ -76,23 +68,7 @@ export class EmbeddedSession implements TargetSession {
     signal: AbortSignal | undefined,
     onClose: (s: EmbeddedSession) => void,
   ): Promise<EmbeddedSession> {
-    if (prompt.length === 0) throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'the prompt is empty');
-    if (prompt.length > shape.maxContext) {
-      throw new CanopyError(
-        'CANOPY_ERR_PROMPT_TOO_LONG',
-        `the prompt has ${prompt.length} tokens; the model's context holds ${shape.maxContext}`,
-        { details: { promptTokens: prompt.length, maxContext: shape.maxContext } },
-      );
-    }
-    for (let i = 0; i < prompt.length; i++) {
-      if (!(prompt[i] >= 0 && prompt[i] < shape.vocabSize)) {
-        throw new CanopyError(
-          'CANOPY_ERR_TOKEN_OUT_OF_VOCAB',
-          `prompt token ${i} is ${prompt[i]}, outside the vocabulary [0, ${shape.vocabSize})`,
-          { details: { index: i, token: prompt[i], vocabSize: shape.vocabSize } },
-        );
-      }
-    }
+    checkPrompt(prompt, shape);
     const session = new EmbeddedSession(runner, shape, prompt, sampling, onClose);
     await session.#prefill(prompt.subarray(0, prompt.length - 1), signal);
     return session;
@@ -133,53 +109,9 @@ export class EmbeddedSession implements TargetSession {
     return attentionBias(parents, cached, this.#bias.subarray(0, size));
   }
 
-  #check(tree: TokenTree, options: PassOptions | undefined): Int32Array {
+  #check(tree: TokenTree, options: DraftPassOptions | undefined): Int32Array {
     if (this.#closed) throw new CanopyError('CANOPY_ERR_SESSION_CLOSED', 'the target session is closed');
-    checkSignal(options?.signal);
-    validateTree(tree, this.#shape.vocabSize);
-    if (tree.tokens.length > MAX_TREE_NODES) {
-      throw new CanopyError(
-        'CANOPY_ERR_BUDGET_OUT_OF_RANGE',
-        `a tree holds at most ${MAX_TREE_NODES} nodes, got ${tree.tokens.length}`,
-      );
-    }
-    const root = this.#tokens[this.#length - 1];
-    if (tree.tokens[0] !== root) {
-      throw new CanopyError(
-        'CANOPY_ERR_INVALID_TREE',
-        `tree root is token ${tree.tokens[0]}, but the session's root is ${root}`,
-        {
-          details: { node: 0, token: tree.tokens[0], root },
-        },
-      );
-    }
-    const depths = treeDepths(tree.parents);
-    let deepest = 0;
-    for (let i = 0; i < depths.length; i++) deepest = Math.max(deepest, depths[i]);
-    // The root sits at position length - 1; the deepest node must stay inside the context.
-    if (this.#length - 1 + deepest >= this.#shape.maxContext) {
-      throw new CanopyError(
-        'CANOPY_ERR_CONTEXT_FULL',
-        `a tree of depth ${deepest} after ${this.#length} tokens exceeds the model's context of ${this.#shape.maxContext}`,
-        { details: { length: this.#length, depth: deepest, maxContext: this.#shape.maxContext } },
-      );
-    }
-    const k = options?.topK ?? 0;
-    if (!Number.isInteger(k) || k < 0 || k > this.#shape.maxTopK) {
-      throw new CanopyError(
-        'CANOPY_ERR_INVALID_ARGUMENT',
-        `topK must be an integer in [0, ${this.#shape.maxTopK}], got ${k}`,
-      );
-    }
-    for (const l of options?.hiddenLayers ?? []) {
-      if (!Number.isInteger(l) || l < 0 || l > this.#shape.numLayers) {
-        throw new CanopyError(
-          'CANOPY_ERR_INVALID_ARGUMENT',
-          `hidden layer ${l} is outside [0, ${this.#shape.numLayers}]`,
-        );
-      }
-    }
-    return depths;
+    return checkPass(tree, options, this.#length, this.#tokens[this.#length - 1], this.#shape);
   }
 
   #result(
@@ -232,29 +164,7 @@ export class EmbeddedSession implements TargetSession {
     if (this.#closed) throw new CanopyError('CANOPY_ERR_SESSION_CLOSED', 'the target session is closed');
     const tree = this.#pending;
     if (!tree) throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'accept without a preceding step');
-    if (path.length === 0 || path[0] !== 0) {
-      throw new CanopyError(
-        'CANOPY_ERR_INVALID_ARGUMENT',
-        'the accepted path must start at the root (node 0)',
-      );
-    }
-    for (let i = 1; i < path.length; i++) {
-      if (!(path[i] > 0 && path[i] < tree.tokens.length) || tree.parents[path[i]] !== path[i - 1]) {
-        throw new CanopyError(
-          'CANOPY_ERR_INVALID_ARGUMENT',
-          `accepted node ${path[i]} is not a child of node ${path[i - 1]}`,
-        );
-      }
-    }
-    if (!Number.isInteger(nextRoot) || nextRoot < 0 || nextRoot >= this.#shape.vocabSize) {
-      throw new CanopyError(
-        'CANOPY_ERR_TOKEN_OUT_OF_VOCAB',
-        `next root ${nextRoot} is outside the vocabulary`,
-        {
-          details: { token: nextRoot, vocabSize: this.#shape.vocabSize },
-        },
-      );
-    }
+    checkAccept(tree, path, nextRoot, this.#shape.vocabSize);
     this.#cache.commitPath(path);
     const added = new Int32Array(path.length);
     for (let i = 1; i < path.length; i++) added[i - 1] = tree.tokens[path[i]];
@@ -273,14 +183,6 @@ export class EmbeddedSession implements TargetSession {
   async draft(tree: TokenTree, options?: DraftPassOptions): Promise<PassResult> {
     const depths = this.#check(tree, options);
     const skip = options?.skipLayers ?? [];
-    for (const l of skip) {
-      if (!Number.isInteger(l) || l < 0 || l >= this.#shape.numLayers) {
-        throw new CanopyError(
-          'CANOPY_ERR_INVALID_ARGUMENT',
-          `skip layer ${l} is outside [0, ${this.#shape.numLayers})`,
-        );
-      }
-    }
     if (skip.length > 0 && !this.#runner.canSkipLayers) {
       throw new CanopyError('CANOPY_ERR_TARGET_UNSUPPORTED', 'this model directory has no layer-skip graph');
     }

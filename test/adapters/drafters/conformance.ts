@@ -173,7 +173,7 @@ export function describeDrafterConformance(
       }
     });
 
-    it('proposes only valid trees within the budget, whatever the context and feedback', async () => {
+    it('proposes only valid trees within the budget and leaves its inputs untouched', async () => {
       const { factory, env } = await build();
       const vocab = env.target.vocabSize;
       const random = mulberry32(1234);
@@ -183,10 +183,15 @@ export function describeDrafterConformance(
         for (let step = 0; step < 15; step++) {
           const budget = [1, 2, 3, 8, 16, 64][Math.floor(random() * 6)];
           const context = { tokens, promptLength: Math.min(tokens.length, 50), budget };
+          const before = tokens.slice();
           const draft = await session.propose(context);
           expectValidDraft(draft, context, vocab);
           const feedback = randomFeedback(random, tokens, vocab, draft);
+          const committed = feedback.tokens.slice();
           session.observe(feedback);
+          // The engine hands views of its own buffers: a drafter must never write into them.
+          expect(tokens).toEqual(before);
+          expect(feedback.tokens).toEqual(committed);
           tokens = feedback.tokens;
         }
         session.close?.();

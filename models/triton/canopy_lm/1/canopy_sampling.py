@@ -186,7 +186,8 @@ def _no_penalties(params) -> bool:
 
 def choose_tree_tokens(logits: np.ndarray, params, history: History, tokens: np.ndarray, parents: np.ndarray,
                        committed_length: int, depths: Optional[np.ndarray] = None) -> np.ndarray:
-    """[n] int32: the chosen token at every node of a tree (node 0 = the root, the last committed token).
+    """[n] int32: the chosen token at every reachable node of a tree (node 0 = the root, the last committed
+    token); -1 at nodes no walk can reach (greedy without penalties fills every node: argmax is cheap).
 
     `committed_length` counts the committed tokens, root included; the token chosen at a node of depth d
     is the one for absolute position committed_length + d, and its penalties count the node's own path.
@@ -198,8 +199,12 @@ def choose_tree_tokens(logits: np.ndarray, params, history: History, tokens: np.
         depths = np.zeros(n, dtype=np.int64)
         for i in range(1, n):
             depths[i] = depths[parents[i]] + 1
-    out = np.empty(n, dtype=np.int32)
+    # Draw only where a walk can arrive: the root, and a node whose parent was reached and chose
+    # this node's token. Other nodes get -1; a walk never reads them (docs/triton-wire.md).
+    out = np.full(n, -1, dtype=np.int32)
     for i in range(n):
+        if i > 0 and (out[parents[i]] < 0 or out[parents[i]] != tokens[i]):
+            continue
         path = []
         node = i
         while node > 0:

@@ -1,0 +1,248 @@
+/**
+ * The per-model state of the layer-skip drafter, shared by all requests of
+ * the model: which blocks to skip (the incumbent), the search for better
+ * ones, the measured costs, and the gate that decides whether a step drafts.
+ *
+ * The gate compares every drafted step with the *baseline rate*: tokens per
+ * ms of the steps this drafter sat out (plain decoding when it drafts alone,
+ * the other drafters' fusion otherwise). A drafted step that emitted E tokens
+ * in T ms gained E / baseline − T ms. A set *pays* when its mean gain is
+ * positive. Exploring (trying candidate sets, re-checking a set that does not
+ * pay) may lose at most `maxRegret` of all the wall time the model's requests
+ * took, plus a small warm-up allowance: so on a model and machine where
+ * layer skipping never pays, it costs a bounded, small share of the time,
+ * and a set that pays opens the gate by itself.
+ */
+import { Confidence, chainRate, PassCost } from './economics.js';
+import type { LayerSkipOptions } from './options.js';
+import { agreementOf, priorSet, type SetRecord, SkipSetSearch, searchSpace } from './search.js';
+
+/** `explore`: judging a candidate set; `exploit`: the incumbent pays; `probe`: re-checking an incumbent that does not. */
+export type StepKind = 'explore' | 'exploit' | 'probe';
+
+export interface DraftPlan {
+  readonly kind: StepKind;
+  readonly skip: readonly number[];
+  readonly record: SetRecord;
+}
+
+/** What one drafted step showed. */
+export interface DraftedStep {
+  /** Time spent in the drafter's passes (and tree building). */
+  readonly draftMs: number;
+  /** Time from the end of the proposal to its feedback (fusion, verify, walk, other drafters). */
+  readonly restMs: number;
+  /** Tokens the step emitted. */
+  readonly emitted: number;
+  /** Verified draft nodes whose layer-skipped token was known, and how many the target agreed with. */
+  readonly nodes: number;
+  readonly hits: number;
+}
+
+export interface SetReport {
+  readonly skipLayers: readonly number[];
+  readonly agreement: number;
+  readonly nodes: number;
+  readonly steps: number;
+  /** Mean net gain per drafted step, ms (negative: drafting lost time). */
+  readonly gainPerStepMs: number;
+}
+
+export interface LayerSkipReport {
+  /** The incumbent set and whether it is drafting (pays, or `gate: 'always'`). */
+  readonly skipLayers: readonly number[];
+  readonly drafting: boolean;
+  readonly searching: boolean;
+  readonly rounds: number;
+  readonly steps: number;
+  readonly draftedSteps: number;
+  /** Net wall time drafting saved (negative: lost) against the baseline rate, and the time seen. */
+  readonly netGainMs: number;
+  readonly seenMs: number;
+  /** Mean ms of a scratch pass with the incumbent set, of the rest of a plain step, per baseline token. */
+  readonly passMs: number;
+  readonly restMs: number;
+  readonly tokenMs: number;
+  /** The best judged sets, best first. */
+  readonly sets: readonly SetReport[];
+}
+
+/** A step without drafting at least this often, so the baseline stays measured. */
+const CONTROL_EVERY = 32;
+/** Drafted steps' worth of loss allowed before any time has been seen. */
+const WARMUP_STEPS = 8;
+/** Drafted steps before a set's measured gain is trusted. */
+const MIN_STEPS = 4;
+/** Forgetting: a set's step counts are halved past this. */
+const MAX_STEPS = 256;
+
+class Mean {
+  value = Number.NaN;
+  count = 0;
+  add(x: number): void {
+    this.count++;
+    this.value = this.count === 1 ? x : this.value + (x - this.value) / Math.min(this.count, 20);
+  }
+}
+
+export class LayerSkipTuner {
+  readonly numLayers: number;
+  readonly passCost = new PassCost();
+  readonly confidence = new Confidence();
+  readonly #options: LayerSkipOptions;
+  readonly #search: SkipSetSearch;
+  readonly #fixed: boolean;
+  #incumbent: SetRecord;
+  #candidate: SetRecord | undefined;
+  #rounds = 0;
+  /** Nodes and steps the candidate has been judged on in this round. */
+  #roundNodes = 0;
+  #roundSteps = 0;
+  readonly #restPlain = new Mean();
+  readonly #tokensPlain = new Mean();
+  readonly #restDraft = new Mean();
+  #sincePlain = Number.POSITIVE_INFINITY;
+  #seenMs = 0;
+  #netGainMs = 0;
+  #steps = 0;
+  #drafted = 0;
+
+  constructor(numLayers: number, options: LayerSkipOptions) {
+    this.numLayers = numLayers;
+    this.#options = options;
+    const space = searchSpace(numLayers, options.search.skipRatio);
+    this.#search = new SkipSetSearch(space, options.search.seed);
+    this.#fixed = options.skipLayers !== undefined;
+    const start = options.skipLayers ? [...options.skipLayers].sort((a, b) => a - b) : priorSet(space);
+    this.#incumbent = this.#search.record(start);
+    this.#candidate = this.#fixed || options.search.candidates === 0 ? undefined : this.#incumbent;
+  }
+
+  /** How the next step drafts, or null for a step without drafting. */
+  plan(): DraftPlan | null {
+    this.#steps++;
+    const explore = this.#candidate;
+    if (this.#options.gate === 'always') {
+      const record = explore ?? this.#incumbent;
+      return { kind: explore ? 'explore' : 'exploit', skip: record.skip, record };
+    }
+    if (this.#sincePlain >= CONTROL_EVERY) return null;
+    const tokenMs = this.tokenMs();
+    const allowance = this.#netGainMs + this.#options.maxRegret * this.#seenMs + WARMUP_STEPS * tokenMs;
+    if (explore && allowance > 0) return { kind: 'explore', skip: explore.skip, record: explore };
+    if (this.#pays(this.#incumbent))
+      return { kind: 'exploit', skip: this.#incumbent.skip, record: this.#incumbent };
+    if (allowance > 0) return { kind: 'probe', skip: this.#incumbent.skip, record: this.#incumbent };
+    return null;
+  }
+
+  /** A step this drafter sat out: `restMs` from the end of its (empty) proposal to the feedback. */
+  recordPlain(restMs: number, emitted: number): void {
+    this.#seenMs += restMs;
+    this.#restPlain.add(restMs);
+    this.#tokensPlain.add(emitted);
+    this.#sincePlain = 0;
+  }
+
+  recordDrafted(plan: DraftPlan, step: DraftedStep): void {
+    const total = step.draftMs + step.restMs;
+    this.#seenMs += total;
+    this.#drafted++;
+    this.#sincePlain++;
+    this.#restDraft.add(step.restMs);
+    const tokenMs = this.tokenMs();
+    const gain = Number.isNaN(tokenMs) ? 0 : step.emitted * tokenMs - total;
+    this.#netGainMs += gain;
+    const r = plan.record;
+    if (r.steps >= MAX_STEPS) {
+      r.steps /= 2;
+      r.gainMs /= 2;
+    }
+    r.steps++;
+    r.gainMs += gain;
+    r.nodes += step.nodes;
+    r.hits += step.hits;
+    if (plan.kind === 'explore' && r === this.#candidate) {
+      this.#roundNodes += step.nodes;
+      this.#advance();
+    }
+  }
+
+  /** Milliseconds per token at the baseline rate; NaN until a step without drafting was seen. */
+  tokenMs(): number {
+    return this.#restPlain.value / Math.max(1, this.#tokensPlain.value);
+  }
+
+  /**
+   * Calibrated path probability below which one more pass does not pay: the
+   * pass costs `passMs`, and the path's tokens are worth `tokenMs` each.
+   */
+  stopThreshold(skip: readonly number[]): number {
+    const ratio = this.passCost.estimate(this.numLayers - skip.length) / this.tokenMs();
+    return Number.isNaN(ratio) ? this.#options.stopBelow : Math.max(this.#options.stopBelow, ratio);
+  }
+
+  report(): LayerSkipReport {
+    const score = this.#score();
+    const sets = [...this.#search.records]
+      .filter((r) => r.nodes > 0)
+      .sort((a, b) => score(agreementOf(b), b.skip.length) - score(agreementOf(a), a.skip.length))
+      .slice(0, 5)
+      .map((r) => ({
+        skipLayers: r.skip,
+        agreement: agreementOf(r),
+        nodes: r.nodes,
+        steps: r.steps,
+        gainPerStepMs: r.steps > 0 ? r.gainMs / r.steps : 0,
+      }));
+    return {
+      skipLayers: this.#incumbent.skip,
+      drafting: this.#options.gate === 'always' || this.#pays(this.#incumbent),
+      searching: this.#candidate !== undefined,
+      rounds: this.#rounds,
+      steps: this.#steps,
+      draftedSteps: this.#drafted,
+      netGainMs: this.#netGainMs,
+      seenMs: this.#seenMs,
+      passMs: this.passCost.estimate(this.numLayers - this.#incumbent.skip.length),
+      restMs: this.#restPlain.value,
+      tokenMs: this.tokenMs(),
+      sets,
+    };
+  }
+
+  #pays(r: SetRecord): boolean {
+    return r.steps >= MIN_STEPS && r.gainMs > 0;
+  }
+
+  /** Predicted tokens/ms of drafting with a set of this agreement and size. */
+  #score(): (alpha: number, skipped: number) => number {
+    const rest = Number.isNaN(this.#restDraft.value) ? this.#restPlain.value : this.#restDraft.value;
+    const restMs = Number.isNaN(rest) ? 1 : rest;
+    const depth = this.#options.maxDepth;
+    return (alpha, skipped) => {
+      const blocks = this.numLayers - skipped;
+      let passMs = this.passCost.estimate(blocks);
+      if (Number.isNaN(passMs)) passMs = (restMs * blocks) / this.numLayers;
+      return chainRate(alpha, passMs, restMs, depth).rate;
+    };
+  }
+
+  /** After a step judging the candidate: once judged, refit, pick the incumbent and the next candidate. */
+  #advance(): void {
+    const need = this.#options.search.nodesPerCandidate;
+    this.#roundSteps++;
+    // A set whose drafts never reach deep nodes is judged on steps instead.
+    if (this.#roundNodes < need && this.#roundSteps < 4 * need) return;
+    this.#search.refit();
+    const score = this.#score();
+    this.#incumbent = this.#search.best(score, need) ?? this.#incumbent;
+    this.#rounds++;
+    this.#roundNodes = 0;
+    this.#roundSteps = 0;
+    this.#candidate =
+      this.#rounds >= this.#options.search.candidates
+        ? undefined
+        : this.#search.record(this.#search.suggest(score, this.#incumbent.skip));
+  }
+}

@@ -1,0 +1,2 @@
+/** Prometheus metrics for the proxy and the Express middleware. */
+export { type CanopyMetrics, createMetrics, type MetricsOptions, type RequestRecord } from './metrics.js';

@@ -1,0 +1,103 @@
+/**
+ * One text generation on a served model, for every route: tokens come from
+ * the engine step by step and leave as text that never splits a UTF-8
+ * character and never shows the beginning of a stop string that later
+ * completes (that text is held back until it cannot be one any more).
+ * The final text is the engine's, cut at the stop string (output-text.ts);
+ * the streamed pieces always add up to it.
+ */
+import type { RequestStats } from '../../engine/index.js';
+import { outputText } from '../host/output-text.js';
+import type { GenerationOptions } from './request-options.js';
+import type { ServedModel } from './served-models.js';
+
+export type FinishReason = 'stop' | 'length';
+
+export interface GenerationOutcome {
+  readonly text: string;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  /** OpenAI's words: `stop` (EOS or a stop string) or `length` (the token limit or the context). */
+  readonly finishReason: FinishReason;
+  readonly stats: RequestStats;
+}
+
+/**
+ * How much of `text` (not yet streamed) can go out: everything before the
+ * first complete stop string, else everything but the longest suffix that
+ * may still grow into one.
+ */
+export function streamable(text: string, stop: readonly string[]): { length: number; stopped: boolean } {
+  let first = -1;
+  for (const s of stop) {
+    const at = text.indexOf(s);
+    if (at >= 0 && (first < 0 || at < first)) first = at;
+  }
+  if (first >= 0) return { length: first, stopped: true };
+  let hold = 0;
+  for (const s of stop) {
+    for (let k = Math.min(s.length - 1, text.length); k > hold; k--) {
+      if (text.endsWith(s.slice(0, k))) {
+        hold = k;
+        break;
+      }
+    }
+  }
+  // Never split a surrogate pair.
+  if (hold > 0 && hold < text.length) {
+    const c = text.charCodeAt(text.length - hold - 1);
+    if (c >= 0xd800 && c <= 0xdbff) hold++;
+  }
+  return { length: text.length - hold, stopped: false };
+}
+
+export async function generateText(
+  model: ServedModel,
+  prompt: Int32Array,
+  options: GenerationOptions,
+  signal: AbortSignal,
+  onText?: (delta: string) => void,
+): Promise<GenerationOutcome> {
+  const { tokenizer, engine } = model.host;
+  const decoder = tokenizer.createStreamDecoder({ skipSpecial: true });
+  let pending = '';
+  let sent = '';
+  let stopped = false;
+  const result = await engine.generate({
+    prompt,
+    maxNewTokens: options.maxNewTokens,
+    sampling: options.sampling,
+    stop: options.stop,
+    speculate: options.speculate,
+    drafters: options.drafters,
+    maxBudget: options.maxBudget,
+    signal,
+    onTokens: onText
+      ? (tokens) => {
+          if (stopped) return;
+          for (const id of tokens) pending += decoder.push(id);
+          const ready = streamable(pending, options.stop);
+          stopped = ready.stopped;
+          if (ready.length > 0) {
+            const piece = pending.slice(0, ready.length);
+            pending = pending.slice(ready.length);
+            sent += piece;
+            onText(piece);
+          }
+        }
+      : undefined,
+  });
+  const text = outputText(tokenizer, result);
+  if (onText) {
+    // What was held back (or never completed a character) and is part of the final text.
+    const rest = text.startsWith(sent) ? text.slice(sent.length) : '';
+    if (rest !== '') onText(rest);
+  }
+  return {
+    text,
+    promptTokens: prompt.length,
+    completionTokens: result.tokens.length,
+    finishReason: result.finishReason === 'length' ? 'length' : 'stop',
+    stats: result.stats,
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The official `openai` client against canopy: completions and chat
+ * completions, streaming and not, get the text plain decoding produces
+ * (greedy), on the tiny model here and on SmolLM2 under CANOPY_MODEL_TESTS=1.
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL } from '../../../adapters/model-store/index.js';
+import { GREEDY } from '../../../kernels/sampling-params.js';
+import { loadConfig } from '../../../plugins/config/index.js';
+import { type ModelHost, openModelHost } from '../../../plugins/host/model-host.js';
+import { type CanopyServer, startCanopyServer } from '../../../plugins/proxy/index.js';
+import { MODEL, plainText, useTinyServer } from './helpers.js';
+
+const get = useTinyServer();
+const client = () => new OpenAI({ baseURL: `${get().url}/v1`, apiKey: 'unused', maxRetries: 0 });
+
+async function collect(stream: AsyncIterable<{ choices: { text?: string; delta?: { content?: string | null } }[] }>) {
+  const chunks: unknown[] = [];
+  let text = '';
+  for await (const chunk of stream) {
+    chunks.push(chunk);
+    for (const c of chunk.choices) text += c.text ?? c.delta?.content ?? '';
+  }
+  return { text, chunks: chunks as Record<string, unknown>[] };
+}
+
+describe('OpenAI completions through the openai client', () => {
+  const prompt = 'Once upon a time';
+
+  it('returns plain decoding’s text, with usage and speculation stats', async () => {
+    const { plain } = get();
+    const completion = await client().completions.create({ model: MODEL, prompt, max_tokens: 40, temperature: 0 });
+    const expected = await plainText(plain, plain.tokenizer.encode(prompt, { addSpecial: true }), 40, GREEDY);
+    expect(completion.choices[0].text).toBe(expected);
+    expect(completion.choices[0].finish_reason).toBe('length');
+    expect(completion.usage).toMatchObject({ completion_tokens: 40 });
+    expect((completion as unknown as { canopy: { steps: number } }).canopy.steps).toBeGreaterThan(0);
+  });
+
+  it('streams the same text, ending with [DONE]', async () => {
+    const { plain } = get();
+    const stream = await client().completions.create({
+      model: MODEL,
+      prompt,
+      max_tokens: 40,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const { text, chunks } = await collect(stream);
+    expect(text).toBe(await plainText(plain, plain.tokenizer.encode(prompt, { addSpecial: true }), 40, GREEDY));
+    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: 40 } });
+    expect(chunks.at(-2)).toMatchObject({ choices: [{ finish_reason: 'length' }], canopy: { completionTokens: 40 } });
+  });
+
+  it('takes canopy’s own body field: speculation off gives the same text and no drafts', async () => {
+    const body = { model: MODEL, prompt, max_tokens: 20, temperature: 0, canopy: { speculate: false } };
+    const off = await client().completions.create(body as OpenAI.CompletionCreateParamsNonStreaming);
+    const on = await client().completions.create({ ...body, canopy: undefined } as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(off.choices[0].text).toBe(on.choices[0].text);
+    expect((off as unknown as { canopy: { draftedTokens: number } }).canopy.draftedTokens).toBe(0);
+  });
+});
+
+describe('OpenAI chat completions through the openai client', () => {
+  const messages = [
+    { role: 'system' as const, content: 'You are terse.' },
+    { role: 'user' as const, content: 'Name a colour.' },
+  ];
+
+  it('applies the model’s chat template and returns plain decoding’s text, streamed or not', async () => {
+    const { plain } = get();
+    const expected = await plainText(plain, plain.tokenizer.encodeChat(messages), 32, GREEDY);
+    const chat = await client().chat.completions.create({ model: MODEL, messages, max_tokens: 32, temperature: 0 });
+    expect(chat.choices[0].message).toMatchObject({ role: 'assistant', content: expected });
+    const stream = await client().chat.completions.create({
+      model: MODEL,
+      messages,
+      max_completion_tokens: 32,
+      temperature: 0,
+      stream: true,
+    });
+    const { text, chunks } = await collect(stream);
+    expect(text).toBe(expected);
+    expect(chunks[0]).toMatchObject({ object: 'chat.completion.chunk', choices: [{ delta: { role: 'assistant' } }] });
+  });
+
+  it('lists the served models', async () => {
+    const models = await client().models.list();
+    expect(models.data.map((m) => m.id)).toEqual([MODEL]);
+  });
+
+  it('maps canopy errors to the client’s error classes with the stable code', async () => {
+    const error = await client()
+      .chat.completions.create({ model: 'nope', messages, max_tokens: 4 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('CANOPY_ERR_UNKNOWN_MODEL');
+    const range = await client()
+      .completions.create({ model: MODEL, prompt: 'x', max_tokens: 0 })
+      .catch((e: unknown) => e);
+    expect(range).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((range as InstanceType<typeof OpenAI.APIError>).code).toBe('CANOPY_ERR_MAX_TOKENS_OUT_OF_RANGE');
+  });
+});
+
+describe.runIf(process.env.CANOPY_MODEL_TESTS === '1')('the openai client on SmolLM2-135M-Instruct', () => {
+  let server: CanopyServer;
+  let plain: ModelHost;
+  beforeAll(async () => {
+    const config = loadConfig({ file: false, env: {}, overrides: { server: { port: 0 }, embedded: {}, log: { level: 'warn' } } });
+    server = await startCanopyServer(config);
+    plain = await openModelHost({ model: DEFAULT_MODEL, drafters: [] });
+  });
+  afterAll(async () => {
+    await server?.close(0);
+    await plain?.dispose();
+  });
+
+  it('chats exactly as plain greedy decoding, streamed and not', async () => {
+    const openai = new OpenAI({ baseURL: `${server.http}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const messages = [{ role: 'user' as const, content: 'List three prime numbers and explain why each is prime.' }];
+    const expected = await plainText(plain, plain.tokenizer.encodeChat(messages), 96, GREEDY);
+    const chat = await openai.chat.completions.create({ model: DEFAULT_MODEL, messages, max_tokens: 96, temperature: 0 });
+    expect(chat.choices[0].message.content).toBe(expected);
+    const stream = await openai.chat.completions.create({
+      model: DEFAULT_MODEL,
+      messages,
+      max_tokens: 96,
+      temperature: 0,
+      stream: true,
+    });
+    expect((await collect(stream)).text).toBe(expected);
+  });
+});

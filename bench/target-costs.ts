@@ -6,7 +6,7 @@
  * the very same GGUF in the same run.
  *
  *   npm run build && node dist/bench/target-costs.js [--model NAME|DIR] [--cached 256]
- *     [--new-tokens 64] [--reps 12] [--rounds 2] [--threads 2] [--no-spinning] [--no-llama-cpp] [--json]
+ *     [--new-tokens 64] [--reps 12] [--rounds 2] [--threads 2] [--spinning] [--no-llama-cpp] [--json]
  *
  * Plain decoding alternates embedded and llama.cpp runs (A B A B) so machine
  * drift hits both; tree sizes are interleaved within every repetition.
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '12' },
       rounds: { type: 'string', default: '2' },
       threads: { type: 'string', default: '2' },
-      'no-spinning': { type: 'boolean', default: false },
+      spinning: { type: 'boolean', default: false },
       'no-llama-cpp': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   const threads = Number(values.threads);
   const newTokens = Number(values['new-tokens']);
   const cached = Number(values.cached);
-  const spinning = !values['no-spinning'];
+  const spinning = values.spinning;
   const target = await createEmbeddedTarget({ model: values.model, threads, spinning });
   const tokenizer = await loadTokenizer(target.dir);
   const prompt = tokenizer.encode(DEFAULT_BENCH_PROMPT, { parseSpecial: true });

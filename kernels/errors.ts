@@ -28,6 +28,8 @@ export const ERROR_CATALOG = {
   CANOPY_ERR_DUPLICATE_DRAFTER: 409,
   CANOPY_ERR_DRAFTER_SHAPE: 500,
   CANOPY_ERR_DRAFTER_INCOMPATIBLE: 400,
+  /** A drafter head trained for another model (shape mismatch); see docs/eagle.md. */
+  CANOPY_ERR_DRAFTER_HEAD_MISMATCH: 400,
   CANOPY_ERR_CAPACITY: 429,
 
   // Models and local setup (5xx at run time, start-up errors in the CLI)

@@ -47,9 +47,13 @@ function convert(name: string, raw: string, kind: Kind): unknown {
 }
 
 function bad(name: string, raw: string, what: string): CanopyError {
-  return new CanopyError('CANOPY_ERR_INVALID_CONFIG', `environment variable ${name} must be ${what}, got '${raw}'`, {
-    details: { source: name },
-  });
+  return new CanopyError(
+    'CANOPY_ERR_INVALID_CONFIG',
+    `environment variable ${name} must be ${what}, got '${raw}'`,
+    {
+      details: { source: name },
+    },
+  );
 }
 
 /** The configuration layer the environment sets (only the variables present). */
@@ -59,7 +63,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv): CanopyConfigInput {
     const raw = env[name];
     if (raw === undefined) continue;
     let node = out;
-    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    for (const key of path.slice(0, -1)) {
+      node[key] ??= {};
+      node = node[key] as Record<string, unknown>;
+    }
     node[path[path.length - 1]] = convert(name, raw, kind);
   }
   return out as CanopyConfigInput;

@@ -87,7 +87,8 @@ export function dotted(path: readonly PropertyKey[]): string {
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let node = root;
   for (const key of path) {
-    node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[String(key)] : undefined;
+    node =
+      typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[String(key)] : undefined;
   }
   return node;
 }

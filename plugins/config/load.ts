@@ -76,7 +76,10 @@ export function readConfigFile(path: string): Plain {
   try {
     parsed = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw invalid(path, `not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+    throw invalid(
+      path,
+      `not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+    );
   }
   if (parsed === null || parsed === undefined) return {};
   if (!isPlain(parsed)) throw invalid(path, 'the config file must hold an object');
@@ -85,7 +88,8 @@ export function readConfigFile(path: string): Plain {
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let node = root;
-  for (const key of path) node = isPlain(node) || Array.isArray(node) ? (node as Plain)[String(key)] : undefined;
+  for (const key of path)
+    node = isPlain(node) || Array.isArray(node) ? (node as Plain)[String(key)] : undefined;
   return node;
 }
 

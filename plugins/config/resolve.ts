@@ -34,7 +34,11 @@ function drafterSpec(entry: DrafterEntry): DrafterSpec {
   return typeof entry === 'string' ? { name: entry } : { name: entry.name, options: entry.options };
 }
 
-export function resolveModel(config: CanopyConfig, name: string, fromModelConfig?: ModelSettings): ResolvedModel {
+export function resolveModel(
+  config: CanopyConfig,
+  name: string,
+  fromModelConfig?: ModelSettings,
+): ResolvedModel {
   const own = config.models[name] ?? {};
   const pick = <K extends keyof ModelSettings>(key: K): ModelSettings[K] =>
     own[key] ?? fromModelConfig?.[key] ?? (config.defaults as ModelSettings)[key];

@@ -50,7 +50,9 @@ export const modelSettingsSchema = speculationSchema.extend({
 
 const port = z.number().int().min(0).max(65535);
 const url = (schemes: string) =>
-  z.string().regex(new RegExp(`^(${schemes})://[^/\\s]+`), `must be a URL like ${schemes.split('|')[0]}://HOST:PORT`);
+  z
+    .string()
+    .regex(new RegExp(`^(${schemes})://[^/\\s]+`), `must be a URL like ${schemes.split('|')[0]}://HOST:PORT`);
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -119,7 +121,11 @@ export const configSchema = configObjectSchema.superRefine((config, ctx) => {
           : '`upstream` and `embedded` exclude each other; keep one',
     });
   }
-  if (config.server.grpcPort !== undefined && config.upstream !== undefined && config.upstream.grpc === undefined) {
+  if (
+    config.server.grpcPort !== undefined &&
+    config.upstream !== undefined &&
+    config.upstream.grpc === undefined
+  ) {
     ctx.addIssue({
       code: 'custom',
       path: ['server', 'grpcPort'],

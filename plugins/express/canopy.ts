@@ -38,7 +38,10 @@ export interface CanopyMiddlewareOptions {
  * Validates `config` (the schema of docs/serving.md; throws
  * CANOPY_ERR_INVALID_CONFIG naming the key) and starts opening the models.
  */
-export function canopy(config: CanopyConfigInput = {}, options: CanopyMiddlewareOptions = {}): CanopyMiddleware {
+export function canopy(
+  config: CanopyConfigInput = {},
+  options: CanopyMiddlewareOptions = {},
+): CanopyMiddleware {
   const resolved = loadConfig({
     file: options.file ?? false,
     env: options.env ?? {},

@@ -9,7 +9,7 @@
  * They are fed by the engine's observer, per step and per request, never per
  * token.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineObserver, RequestStats } from '../../engine/index.js';
 
 /** One finished (or failed) request, as the routes report it. */
@@ -53,12 +53,16 @@ export function createMetrics(options: MetricsOptions = {}): CanopyMetrics {
   const drafts = counter('canopy_spec_decode_num_drafts_total', 'Verify passes that carried draft tokens.', [
     'model',
   ]);
-  const steps = counter('canopy_spec_decode_num_steps_total', 'Verify passes (target calls), drafted or not.', [
-    'model',
-  ]);
-  const draftTokens = counter('canopy_spec_decode_num_draft_tokens_total', 'Draft tokens sent to the target.', [
-    'model',
-  ]);
+  const steps = counter(
+    'canopy_spec_decode_num_steps_total',
+    'Verify passes (target calls), drafted or not.',
+    ['model'],
+  );
+  const draftTokens = counter(
+    'canopy_spec_decode_num_draft_tokens_total',
+    'Draft tokens sent to the target.',
+    ['model'],
+  );
   const accepted = counter(
     'canopy_spec_decode_num_accepted_tokens_total',
     'Draft tokens the target accepted.',
@@ -121,7 +125,9 @@ export function createMetrics(options: MetricsOptions = {}): CanopyMetrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers,
   });
-  const promptTokens = counter('canopy_prompt_tokens_total', 'Prompt tokens of finished requests.', ['model']);
+  const promptTokens = counter('canopy_prompt_tokens_total', 'Prompt tokens of finished requests.', [
+    'model',
+  ]);
   const generationTokens = counter('canopy_generation_tokens_total', 'Tokens generated.', ['model']);
   const inFlight = new Gauge({
     name: 'canopy_requests_in_flight',

@@ -77,15 +77,19 @@ export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new CanopyError('CANOPY_ERR_INVALID_JSON', `the request body is not valid JSON: ${(error as Error).message}`);
+    throw new CanopyError(
+      'CANOPY_ERR_INVALID_JSON',
+      `the request body is not valid JSON: ${(error as Error).message}`,
+    );
   }
 }
 
 /** Reads and parses a JSON object body. */
 export async function readJsonObject(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
-  const value = alreadyParsed(req) && !Buffer.isBuffer((req as MaybeParsed).body)
-    ? (req as MaybeParsed).body
-    : parseJson(decodeUtf8(await readBody(req, limit)));
+  const value =
+    alreadyParsed(req) && !Buffer.isBuffer((req as MaybeParsed).body)
+      ? (req as MaybeParsed).body
+      : parseJson(decodeUtf8(await readBody(req, limit)));
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'the request body must be a JSON object');
   }

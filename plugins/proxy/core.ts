@@ -14,6 +14,7 @@ import { CanopyError } from '../../kernels/errors.js';
 import type { CanopyConfig } from '../config/index.js';
 import { type CanopyMetrics, createMetrics } from '../metrics/index.js';
 import { createHttpPassThrough, type HttpPassThrough } from './passthrough.js';
+import { shuttingDown } from './route-kit.js';
 import { createServedModels, type ServedModels } from './served-models.js';
 
 export interface RequestEnd {
@@ -75,7 +76,7 @@ export function createCore(config: CanopyConfig, options: CoreOptions): CanopyCo
   ready.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
 
   function begin(route: string, model?: string): RequestScope {
-    if (closing) throw new CanopyError('CANOPY_ERR_SHUTTING_DOWN', 'canopy is shutting down; retry on another instance');
+    if (closing) throw shuttingDown();
     const controller = new AbortController();
     const started = performance.now();
     const leave = metrics.trackInFlight(route);
@@ -95,7 +96,8 @@ export function createCore(config: CanopyConfig, options: CoreOptions): CanopyCo
         const seconds = (performance.now() - started) / 1000;
         const name = result.model ?? model ?? '';
         const error = result.error;
-        const outcome = error === undefined ? 'ok' : error.code === 'CANOPY_ERR_CANCELLED' ? 'cancelled' : 'error';
+        const outcome =
+          error === undefined ? 'ok' : error.code === 'CANOPY_ERR_CANCELLED' ? 'cancelled' : 'error';
         if (name !== '') {
           metrics.recordRequest({
             model: name,
@@ -137,7 +139,10 @@ export function createCore(config: CanopyConfig, options: CoreOptions): CanopyCo
     if (pending.length > 0) {
       log.info({ inFlight: pending.length, graceMs }, 'shutting down: waiting for requests in flight');
       await Promise.race([Promise.all(pending), sleep(graceMs)]);
-      const reason = new CanopyError('CANOPY_ERR_SHUTTING_DOWN', 'canopy is shutting down; the request was cancelled');
+      const reason = new CanopyError(
+        'CANOPY_ERR_SHUTTING_DOWN',
+        'canopy is shutting down; the request was cancelled',
+      );
       for (const scope of inFlight.keys()) scope.cancel(reason);
       // Cancelled sessions close their target sessions; give them a moment to say so.
       await Promise.race([Promise.all(inFlight.values()), sleep(5_000)]);

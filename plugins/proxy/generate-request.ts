@@ -64,7 +64,12 @@ export interface GenerateBody {
   readonly params: GenerateParams;
 }
 
-export function invalidArgument(schema: z.ZodType, error: z.ZodError, input: unknown, prefix = ''): CanopyError {
+export function invalidArgument(
+  schema: z.ZodType,
+  error: z.ZodError,
+  input: unknown,
+  prefix = '',
+): CanopyError {
   const { field, message } = describeIssue(schema, mainIssue(error.issues), input);
   return new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `${prefix}${message}`, { details: { field } });
 }

@@ -11,10 +11,10 @@
  * event ends the stream.
  */
 import type { Request, RequestHandler, Response } from 'express';
+import { readJsonObject } from './body.js';
 import type { CanopyCore } from './core.js';
 import { parseGenerateBody, rawOptionsOf } from './generate-request.js';
 import { sendError, sendJson, statusOf } from './http-errors.js';
-import { readJsonObject } from './body.js';
 import { generationOptions, SNAKE_CASE } from './request-options.js';
 import { encodeText, endFailed, failureOf, openScope, servedOrElse, statsBody } from './route-kit.js';
 import { createSse } from './sse.js';

@@ -28,7 +28,9 @@ function local(
     answer(codec.decode(call.request) as Record<string, unknown>).then(
       (value) => callback(null, codec.encode(value)),
       (error: unknown) =>
-        callback(error instanceof CanopyError ? toStatus(error) : status(grpc.status.INTERNAL, String(error))),
+        callback(
+          error instanceof CanopyError ? toStatus(error) : status(grpc.status.INTERNAL, String(error)),
+        ),
     );
   };
 }
@@ -55,7 +57,11 @@ export function localHandler(
     case 'ModelReady':
       return local(method, async (r) => ({ ready: (await served(r.name)) !== undefined }), toStatus);
     case 'ServerMetadata':
-      return local(method, async () => ({ name: 'canopy', version: canopyVersion(), extensions: [] }), toStatus);
+      return local(
+        method,
+        async () => ({ name: 'canopy', version: canopyVersion(), extensions: [] }),
+        toStatus,
+      );
     case 'ModelMetadata':
       return local(
         method,

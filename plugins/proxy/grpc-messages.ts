@@ -5,7 +5,7 @@
  * speculative model, the request and its responses (decoded and encoded with
  * canopy's proto/kserve.proto).
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import {
   type Datatype,
@@ -156,7 +156,10 @@ export function decodeTextInfer(buf: Buffer): TextInferRequest & { model: string
     }
   });
   const parameters = Object.fromEntries(
-    Object.entries(message.parameters ?? {}).map(([key, p]) => [key, p[p.parameter_choice ?? 'string_param']]),
+    Object.entries(message.parameters ?? {}).map(([key, p]) => [
+      key,
+      p[p.parameter_choice ?? 'string_param'],
+    ]),
   );
   return { model: message.model_name, version: message.model_version, id: message.id, inputs, parameters };
 }
@@ -187,11 +190,14 @@ function inferResponse(reply: TextInferReply): Record<string, unknown> {
     id: reply.id,
     parameters: protoParameters(reply.parameters),
     outputs: [{ name: TEXT_OUTPUT, datatype: 'BYTES', shape: [1], parameters: {} }],
-    raw_output_contents: [tensorToBytes({ name: TEXT_OUTPUT, datatype: 'BYTES', shape: [1], data: [element] })],
+    raw_output_contents: [
+      tensorToBytes({ name: TEXT_OUTPUT, datatype: 'BYTES', shape: [1], data: [element] }),
+    ],
   };
 }
 
-export const encodeInferResponse = (reply: TextInferReply): Buffer => messages().response.encode(inferResponse(reply));
+export const encodeInferResponse = (reply: TextInferReply): Buffer =>
+  messages().response.encode(inferResponse(reply));
 
 /** A ModelStreamInferResponse carrying a response, or an error message (the stream goes on). */
 export function encodeStreamResponse(reply: TextInferReply | { readonly error: string }): Buffer {

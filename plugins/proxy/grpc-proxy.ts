@@ -14,9 +14,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { CanopyError } from '../../kernels/errors.js';
 import type { CanopyCore, RequestScope } from './core.js';
+import { localHandler } from './grpc-local.js';
 import { decodeTextInfer, encodeInferResponse, encodeStreamResponse, modelNameOf } from './grpc-messages.js';
 import { asCanopyError } from './http-errors.js';
-import { localHandler } from './grpc-local.js';
 import { failureOf, unknownModel } from './route-kit.js';
 import type { ServedModel } from './served-models.js';
 import {
@@ -193,7 +193,8 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
     } catch (error) {
       return fail(asCanopyError(error));
     }
-    const cancel = () => scope.cancel(new CanopyError('CANOPY_ERR_CANCELLED', 'the client cancelled the call'));
+    const cancel = () =>
+      scope.cancel(new CanopyError('CANOPY_ERR_CANCELLED', 'the client cancelled the call'));
     signal.addEventListener('abort', cancel, { once: true });
     const head = { model: served.name, version: request.version || '1', id: request.id ?? '' };
     try {
@@ -203,7 +204,10 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
           ? (text: string) => write(encodeStreamResponse({ ...head, text, parameters: {} }))
           : undefined;
       const { text, outcome } = await runTextInfer(served, infer, scope.signal, onText);
-      const parameters = { ...textInferParameters(outcome), ...(stream ? { triton_final_response: true } : {}) };
+      const parameters = {
+        ...textInferParameters(outcome),
+        ...(stream ? { triton_final_response: true } : {}),
+      };
       const reply = { ...head, text, parameters };
       write(stream ? encodeStreamResponse(reply) : encodeInferResponse(reply));
       scope.end({
@@ -215,7 +219,11 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
       });
     } catch (error) {
       const failure = failureOf(error, scope);
-      scope.end({ status: failure.status, error: failure, cause: error instanceof CanopyError ? undefined : error });
+      scope.end({
+        status: failure.status,
+        error: failure,
+        cause: error instanceof CanopyError ? undefined : error,
+      });
       fail(failure);
     } finally {
       signal.removeEventListener('abort', cancel);
@@ -229,8 +237,8 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
         if (!served) return unary(path)(call, callback);
         const controller = new AbortController();
         call.on('cancelled', () => controller.abort());
-        answerText(served, false, (reply) => callback(null, reply), controller.signal).catch((error: unknown) =>
-          callback(grpcStatusOf(asCanopyError(error))),
+        answerText(served, false, (reply) => callback(null, reply), controller.signal).catch(
+          (error: unknown) => callback(grpcStatusOf(asCanopyError(error))),
         );
       },
       (error) => callback(grpcStatusOf(asCanopyError(error))),
@@ -256,14 +264,26 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
     const openUpstream = () => {
       core.metrics.recordPassThrough('grpc', 'ModelStreamInfer');
       upstreamDone = false;
-      const s = client!.makeBidiStreamRequest(`/${SERVICE}/ModelStreamInfer`, identity, identity, forwardable(call.metadata), {
-        parent: call,
-        ...PROPAGATE,
-      });
+      const s = client!.makeBidiStreamRequest(
+        `/${SERVICE}/ModelStreamInfer`,
+        identity,
+        identity,
+        forwardable(call.metadata),
+        {
+          parent: call,
+          ...PROPAGATE,
+        },
+      );
       s.on('data', (b: Buffer) => call.write(b));
       s.on('error', (e: grpc.ServiceError) => {
         controller.abort();
-        finish({ name: 'ServiceError', message: e.details, code: e.code, details: e.details, metadata: e.metadata });
+        finish({
+          name: 'ServiceError',
+          message: e.details,
+          code: e.code,
+          details: e.details,
+          metadata: e.metadata,
+        });
       });
       s.on('end', () => {
         upstreamDone = true;
@@ -285,7 +305,9 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
         }
         local++;
         answerText(served, true, (reply) => call.write(reply), controller.signal)
-          .catch((error: unknown) => call.write(encodeStreamResponse({ error: asCanopyError(error).message })))
+          .catch((error: unknown) =>
+            call.write(encodeStreamResponse({ error: asCanopyError(error).message })),
+          )
           .finally(() => {
             local--;
             finish();

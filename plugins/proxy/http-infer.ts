@@ -6,8 +6,8 @@
  * go on to Triton as they were.
  */
 import type { Request, RequestHandler, Response } from 'express';
-import { tensorFromBytes, tensorToBytes } from '../../adapters/targets/triton/index.js';
 import type { Datatype } from '../../adapters/targets/triton/index.js';
+import { tensorFromBytes, tensorToBytes } from '../../adapters/targets/triton/index.js';
 import { CanopyError, isCanopyError } from '../../kernels/errors.js';
 import { decodeUtf8, parseJson, readBody } from './body.js';
 import type { CanopyCore } from './core.js';
@@ -42,7 +42,10 @@ function malformed(message: string): CanopyError {
   return new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `malformed infer request: ${message}`);
 }
 
-function splitBody(body: Buffer, lengthHeader: string | string[] | undefined): { header: InferHeader; rest: Buffer } {
+function splitBody(
+  body: Buffer,
+  lengthHeader: string | string[] | undefined,
+): { header: InferHeader; rest: Buffer } {
   const length = lengthHeader === undefined ? body.length : Number(lengthHeader);
   if (!Number.isInteger(length) || length < 0 || length > body.length) {
     throw malformed(`${HEADER_LENGTH} ${String(lengthHeader)} does not fit the body (${body.length} bytes)`);
@@ -68,9 +71,12 @@ function decodeInputs(header: InferHeader, rest: Buffer): TextInferInput[] {
         values = valuesFromJson(datatype, shape, input.data, name);
       } else {
         if (offset + size > rest.length) throw malformed(`binary data of input '${name}' is cut short`);
-        values = tensorFromBytes(datatype as Datatype, shape, rest.subarray(offset, offset + size), name) as ArrayLike<
-          Uint8Array | number | bigint
-        >;
+        values = tensorFromBytes(
+          datatype as Datatype,
+          shape,
+          rest.subarray(offset, offset + size),
+          name,
+        ) as ArrayLike<Uint8Array | number | bigint>;
         offset += size;
       }
       return { name, datatype, shape, values: Array.from(values) };

@@ -16,20 +16,24 @@ import type { ServedModel } from './served-models.js';
 
 let version: string | undefined;
 
-/** canopy's version, from the package.json above this file (sources and dist alike). */
-export function canopyVersion(): string {
-  if (version !== undefined) return version;
+function findVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'canopy') return (version = pkg.version ?? '0.0.0');
+      if (pkg.name === 'canopy') return pkg.version ?? '0.0.0';
     }
     const parent = dirname(dir);
-    if (parent === dir) return (version = '0.0.0');
+    if (parent === dir) return '0.0.0';
     dir = parent;
   }
+}
+
+/** canopy's version, from the package.json above this file (sources and dist alike). */
+export function canopyVersion(): string {
+  version ??= findVersion();
+  return version;
 }
 
 const TEXT_TENSORS = {
@@ -43,7 +47,11 @@ function metadata(model: ServedModel): Record<string, unknown> {
 
 function config(model: ServedModel): Record<string, unknown> {
   const { settings } = model;
-  const canopy = { drafters: model.host.engine.drafterNames, maxBudget: settings.maxBudget, maxTokens: settings.maxTokens };
+  const canopy = {
+    drafters: model.host.engine.drafterNames,
+    maxBudget: settings.maxBudget,
+    maxTokens: settings.maxTokens,
+  };
   return {
     name: model.name,
     platform: 'canopy',

@@ -67,7 +67,9 @@ export const chatSchema = z.strictObject({
   messages: z.array(message).min(1),
   max_completion_tokens: optional(z.number().int()),
   logprobs: optional(z.literal(false, unsupported('logprobs'))),
-  response_format: optional(z.strictObject({ type: z.literal('text', unsupported('response_format other than text')) })),
+  response_format: optional(
+    z.strictObject({ type: z.literal('text', unsupported('response_format other than text')) }),
+  ),
 });
 
 export type CompletionBody = z.output<typeof completionSchema>;

@@ -7,8 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { CanopyCore } from './core.js';
 import { readJsonObject } from './body.js';
+import type { CanopyCore } from './core.js';
 import { sendError, sendJson, statusOf } from './http-errors.js';
 import {
   type ChatBody,
@@ -54,7 +54,9 @@ function handler(core: CanopyCore, kind: Kind): RequestHandler {
       const served = await core.models.lookup(body.model);
       if (!served) throw unknownModel(core, body.model);
       model = served.name;
-      const maxTokens = chat ? ((body as ChatBody).max_completion_tokens ?? body.max_tokens) : body.max_tokens;
+      const maxTokens = chat
+        ? ((body as ChatBody).max_completion_tokens ?? body.max_tokens)
+        : body.max_tokens;
       const options = generationOptions(served, rawOptionsOfOpenAi(body, maxTokens), SNAKE_CASE);
       const prompt = promptOf(kind, served, body);
 
@@ -69,7 +71,11 @@ function handler(core: CanopyCore, kind: Kind): RequestHandler {
       let first = true;
       const piece = (text: string, finish: string | null) =>
         chat
-          ? { index: 0, delta: first ? { role: 'assistant', content: text } : { content: text }, finish_reason: finish }
+          ? {
+              index: 0,
+              delta: first ? { role: 'assistant', content: text } : { content: text },
+              finish_reason: finish,
+            }
           : { index: 0, text, logprobs: null, finish_reason: finish };
       const onText = stream
         ? (text: string) => {
@@ -83,14 +89,25 @@ function handler(core: CanopyCore, kind: Kind): RequestHandler {
       if (stream) {
         const last = chat && !first ? { index: 0, delta: {}, finish_reason: finish } : piece('', finish);
         stream.send({ ...head, choices: [last], canopy: statsBody(outcome) });
-        if (body.stream_options?.include_usage) stream.send({ ...head, choices: [], usage: usageOf(outcome) });
+        if (body.stream_options?.include_usage)
+          stream.send({ ...head, choices: [], usage: usageOf(outcome) });
         stream.sendRaw('[DONE]');
         stream.end();
       } else {
         const choice = chat
-          ? { index: 0, message: { role: 'assistant', content: outcome.text }, logprobs: null, finish_reason: finish }
+          ? {
+              index: 0,
+              message: { role: 'assistant', content: outcome.text },
+              logprobs: null,
+              finish_reason: finish,
+            }
           : { index: 0, text: outcome.text, logprobs: null, finish_reason: finish };
-        sendJson(res, 200, { ...head, choices: [choice], usage: usageOf(outcome), canopy: statsBody(outcome) });
+        sendJson(res, 200, {
+          ...head,
+          choices: [choice],
+          usage: usageOf(outcome),
+          canopy: statsBody(outcome),
+        });
       }
       scope.end({
         status: 200,
@@ -103,7 +120,9 @@ function handler(core: CanopyCore, kind: Kind): RequestHandler {
     } catch (error) {
       const failure = failureOf(error, scope);
       if (sse?.started) {
-        sse.send({ error: { message: failure.message, type: 'server_error', param: null, code: failure.code } });
+        sse.send({
+          error: { message: failure.message, type: 'server_error', param: null, code: failure.code },
+        });
         sse.end();
       } else {
         sendError(res, failure, 'api');
@@ -122,7 +141,9 @@ export function modelsHandler(core: CanopyCore): RequestHandler {
     await core.ready.catch(() => undefined);
     sendJson(res, 200, {
       object: 'list',
-      data: core.models.list().map((m) => ({ id: m.name, object: 'model', created: m.created, owned_by: 'canopy' })),
+      data: core.models
+        .list()
+        .map((m) => ({ id: m.name, object: 'model', created: m.created, owned_by: 'canopy' })),
     });
   };
 }

@@ -59,12 +59,17 @@ function endToEnd(headers: Headers, extraHopByHop = ''): Record<string, string |
 }
 
 function upstreamFault(url: string, error: unknown, timeoutMs: number): CanopyError {
-  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code ?? '';
+  const code =
+    (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code ?? '';
   const reason = error instanceof Error ? error.message : String(error);
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new CanopyError('CANOPY_ERR_UPSTREAM_TIMEOUT', `Triton at ${url} did not answer within ${timeoutMs} ms`, {
-      cause: error,
-    });
+    return new CanopyError(
+      'CANOPY_ERR_UPSTREAM_TIMEOUT',
+      `Triton at ${url} did not answer within ${timeoutMs} ms`,
+      {
+        cause: error,
+      },
+    );
   }
   if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN/.test(`${code} ${reason}`)) {
     return new CanopyError('CANOPY_ERR_UPSTREAM_UNREACHABLE', `cannot reach Triton at ${url}: ${reason}`, {
@@ -94,7 +99,10 @@ export function createHttpPassThrough(options: PassThroughOptions): HttpPassThro
       };
       res.on('close', onClose);
       const headers = endToEnd(req.headers as Headers, String(req.headers.connection ?? ''));
-      const hasBody = body !== undefined || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      const hasBody =
+        body !== undefined ||
+        req.headers['content-length'] !== undefined ||
+        req.headers['transfer-encoding'] !== undefined;
       if (body !== undefined) headers['content-length'] = String(body.byteLength);
       try {
         const answer = await pool.request({

@@ -12,6 +12,10 @@ import { asCanopyError, type ErrorShape, sendError } from './http-errors.js';
 import type { ServedModel } from './served-models.js';
 import type { GenerationOutcome } from './text-generation.js';
 
+export function shuttingDown(): CanopyError {
+  return new CanopyError('CANOPY_ERR_SHUTTING_DOWN', 'canopy is shutting down; retry on another instance');
+}
+
 export function unknownModel(core: CanopyCore, name: string): CanopyError {
   const names = core.models.list().map((m) => m.name);
   return new CanopyError(
@@ -35,6 +39,7 @@ export async function servedOrElse(
   passThrough: boolean,
 ): Promise<ServedModel | undefined> {
   try {
+    if (core.closing) throw shuttingDown();
     await core.ready;
     const served = await core.models.lookup(name);
     if (served) return served;
@@ -62,7 +67,8 @@ export function openScope(
     return undefined;
   }
   res.on('close', () => {
-    if (!res.writableFinished) scope.cancel(new CanopyError('CANOPY_ERR_CANCELLED', 'the client disconnected'));
+    if (!res.writableFinished)
+      scope.cancel(new CanopyError('CANOPY_ERR_CANCELLED', 'the client disconnected'));
   });
   return scope;
 }

@@ -51,7 +51,11 @@ export function createRouter(core: CanopyCore): Router {
 }
 
 export function notFound(method: string, url: string): CanopyError {
-  return new CanopyError('CANOPY_ERR_NOT_FOUND', `no route for ${method} ${url} (see docs/serving.md for the routes)`, {
-    details: { method, url },
-  });
+  return new CanopyError(
+    'CANOPY_ERR_NOT_FOUND',
+    `no route for ${method} ${url} (see docs/serving.md for the routes)`,
+    {
+      details: { method, url },
+    },
+  );
 }

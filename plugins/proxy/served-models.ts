@@ -65,7 +65,9 @@ export function createServedModels(options: ServedModelsOptions): ServedModels {
   const { config, logger } = options;
   const log = logger.child({ component: 'models' });
   const upstream = config.upstream;
-  const client = upstream ? createHttpClient({ url: upstream.http, timeoutMs: upstream.timeoutMs }) : undefined;
+  const client = upstream
+    ? createHttpClient({ url: upstream.http, timeoutMs: upstream.timeoutMs })
+    : undefined;
   const served = new Map<string, ServedModel>();
   const opening = new Map<string, Promise<ServedModel | undefined>>();
   /** name → time until which it is known not to be speculative. */
@@ -136,7 +138,11 @@ export function createServedModels(options: ServedModelsOptions): ServedModels {
     };
     served.set(settings.name, model);
     log.info(
-      { model: settings.name, target: upstream ? settings.target : 'embedded', drafters: host.engine.drafterNames },
+      {
+        model: settings.name,
+        target: upstream ? settings.target : 'embedded',
+        drafters: host.engine.drafterNames,
+      },
       'serving model with speculative decoding',
     );
     return model;
@@ -149,7 +155,8 @@ export function createServedModels(options: ServedModelsOptions): ServedModels {
       const raw = (await client.modelConfig(name)).parameters[MODEL_PARAMETER];
       return raw === undefined ? undefined : parseModelParameter(name, raw);
     } catch (error) {
-      if (isCanopyError(error, 'CANOPY_ERR_UPSTREAM_ERROR') && error.details?.status === 400) return undefined;
+      if (isCanopyError(error, 'CANOPY_ERR_UPSTREAM_ERROR') && error.details?.status === 400)
+        return undefined;
       if (isCanopyError(error, 'CANOPY_ERR_UPSTREAM_NOT_READY')) return undefined;
       throw error;
     }
@@ -190,7 +197,10 @@ export function createServedModels(options: ServedModelsOptions): ServedModels {
         for (const [name, own] of Object.entries(config.models)) {
           if (own.enabled === false) continue;
           // A model named in the file may still carry settings in its Triton config.
-          await open(name, own.target === undefined || own.target === name ? await fromModelConfig(name) : undefined);
+          await open(
+            name,
+            own.target === undefined || own.target === name ? await fromModelConfig(name) : undefined,
+          );
         }
         if (upstream.discover) await discoverAtStart();
       } catch (error) {
@@ -209,7 +219,8 @@ export function createServedModels(options: ServedModelsOptions): ServedModels {
       if (own?.enabled === false) return undefined;
       let discovered: ModelSettings | undefined;
       try {
-        discovered = own?.target === undefined || own.target === name ? await fromModelConfig(name) : undefined;
+        discovered =
+          own?.target === undefined || own.target === name ? await fromModelConfig(name) : undefined;
       } catch (error) {
         // Found after start, a broken parameter is the upstream's fault as far as the client can tell.
         if (!isCanopyError(error, 'CANOPY_ERR_INVALID_CONFIG')) throw error;

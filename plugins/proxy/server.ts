@@ -64,7 +64,10 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 }
 
 /** Starts the proxy; start-up errors (configuration, models, ports) reject after cleaning up. */
-export async function startCanopyServer(config: CanopyConfig, options: ServerOptions = {}): Promise<CanopyServer> {
+export async function startCanopyServer(
+  config: CanopyConfig,
+  options: ServerOptions = {},
+): Promise<CanopyServer> {
   const logger = options.logger ?? pino({ level: config.log.level }, pino.destination(2));
   const core = createCore(config, { logger, metrics: options.metrics });
   const { host } = config.server;
@@ -82,7 +85,10 @@ export async function startCanopyServer(config: CanopyConfig, options: ServerOpt
       });
     }
     const http = `http://${urlHost(host)}:${port}`;
-    logger.info({ http, grpc: grpc?.url, upstream: config.upstream?.http ?? 'embedded' }, 'canopy is serving');
+    logger.info(
+      { http, grpc: grpc?.url, upstream: config.upstream?.http ?? 'embedded' },
+      'canopy is serving',
+    );
     let closing: Promise<void> | undefined;
     return {
       http,

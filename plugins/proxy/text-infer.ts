@@ -12,7 +12,12 @@
  */
 import { CanopyError } from '../../kernels/errors.js';
 import { decodeUtf8 } from './body.js';
-import { type GenerateParams, generateParamsShape, parseGenerateParams, rawOptionsOf } from './generate-request.js';
+import {
+  type GenerateParams,
+  generateParamsShape,
+  parseGenerateParams,
+  rawOptionsOf,
+} from './generate-request.js';
 import { generationOptions, SNAKE_CASE } from './request-options.js';
 import { encodeText, statsBody } from './route-kit.js';
 import type { ServedModel } from './served-models.js';
@@ -178,7 +183,8 @@ export function valuesFromJson(
       throw invalid(`input '${name}' is BYTES; its elements must be strings`, name);
     }
     if (datatype === 'BOOL' && typeof v === 'boolean') return v ? 1 : 0;
-    if (typeof v !== 'number') throw invalid(`input '${name}' is ${datatype}; its elements must be numbers`, name);
+    if (typeof v !== 'number')
+      throw invalid(`input '${name}' is ${datatype}; its elements must be numbers`, name);
     return v;
   });
 }

@@ -65,7 +65,7 @@ export class LayerSkipSession implements DrafterSession {
         topK,
         signal: context.signal,
       });
-      tuner.passCost.record(blocks, now() - t);
+      tuner.recordPass(plan, blocks, now() - t);
       const best = tree.grow(result, topK, options, calibrate, context.budget - tree.size);
       // Early exit (Kangaroo): the next pass is worth less than it costs.
       if (best === 0 || best < threshold || tree.size >= context.budget) break;

@@ -24,6 +24,12 @@ export interface DraftPlan {
   readonly kind: StepKind;
   readonly skip: readonly number[];
   readonly record: SetRecord;
+  /**
+   * False for the model's first drafts: their passes may include one-time
+   * work (the embedded target loads its layer-skip graph on first use), so
+   * their times are not held against drafting.
+   */
+  readonly timed: boolean;
 }
 
 /** What one drafted step showed. */
@@ -106,6 +112,8 @@ export class LayerSkipTuner {
   #netGainMs = 0;
   #steps = 0;
   #drafted = 0;
+  /** Whether a drafted step has completed (later drafts are timed). */
+  #timed = false;
 
   constructor(numLayers: number, options: LayerSkipOptions) {
     this.numLayers = numLayers;
@@ -123,16 +131,14 @@ export class LayerSkipTuner {
     this.#steps++;
     const explore = this.#candidate;
     if (this.#options.gate === 'always') {
-      const record = explore ?? this.#incumbent;
-      return { kind: explore ? 'explore' : 'exploit', skip: record.skip, record };
+      return explore ? this.#plan('explore', explore) : this.#plan('exploit', this.#incumbent);
     }
     if (this.#sincePlain >= CONTROL_EVERY) return null;
     const tokenMs = this.tokenMs();
     const allowance = this.#netGainMs + this.#options.maxRegret * this.#seenMs + WARMUP_STEPS * tokenMs;
-    if (explore && allowance > 0) return { kind: 'explore', skip: explore.skip, record: explore };
-    if (this.#pays(this.#incumbent))
-      return { kind: 'exploit', skip: this.#incumbent.skip, record: this.#incumbent };
-    if (allowance > 0) return { kind: 'probe', skip: this.#incumbent.skip, record: this.#incumbent };
+    if (explore && allowance > 0) return this.#plan('explore', explore);
+    if (this.#pays(this.#incumbent)) return this.#plan('exploit', this.#incumbent);
+    if (allowance > 0) return this.#plan('probe', this.#incumbent);
     return null;
   }
 
@@ -144,14 +150,20 @@ export class LayerSkipTuner {
     this.#sincePlain = 0;
   }
 
+  /** One scratch pass of a step planned by `plan`. */
+  recordPass(plan: DraftPlan, blocks: number, ms: number): void {
+    if (plan.timed) this.passCost.record(blocks, ms);
+  }
+
   recordDrafted(plan: DraftPlan, step: DraftedStep): void {
-    const total = step.draftMs + step.restMs;
+    this.#timed = true;
+    const total = plan.timed ? step.draftMs + step.restMs : step.restMs;
     this.#seenMs += total;
     this.#drafted++;
     this.#sincePlain++;
     this.#restDraft.add(step.restMs);
     const tokenMs = this.tokenMs();
-    const gain = Number.isNaN(tokenMs) ? 0 : step.emitted * tokenMs - total;
+    const gain = Number.isNaN(tokenMs) || !plan.timed ? 0 : step.emitted * tokenMs - total;
     this.#netGainMs += gain;
     const r = plan.record;
     if (r.steps >= MAX_STEPS) {
@@ -209,6 +221,10 @@ export class LayerSkipTuner {
       tokenMs: this.tokenMs(),
       sets,
     };
+  }
+
+  #plan(kind: StepKind, record: SetRecord): DraftPlan {
+    return { kind, skip: record.skip, record, timed: this.#timed };
   }
 
   #pays(r: SetRecord): boolean {

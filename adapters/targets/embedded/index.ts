@@ -16,7 +16,11 @@ export interface EmbeddedTargetOptions {
   readonly model: string;
   /** onnxruntime intra-op threads (default 2). */
   readonly threads?: number;
-  /** Let onnxruntime's threads spin between ops (default true, its own default). */
+  /**
+   * Let onnxruntime's threads busy-wait between ops (its own default). Off by
+   * default: on a small machine shared with other busy processes, spinning
+   * threads halved decoding speed in our measurements.
+   */
   readonly spinning?: boolean;
 }
 
@@ -40,7 +44,7 @@ export async function createEmbeddedTarget(options: EmbeddedTargetOptions): Prom
   const { dir, manifest } = loadManifest(options.model);
   const runner = await ModelRunner.load(dir, manifest, {
     threads: options.threads ?? 2,
-    spinning: options.spinning ?? true,
+    spinning: options.spinning ?? false,
   });
   const info: TargetInfo = Object.freeze({
     model: manifest.name,

@@ -16,7 +16,7 @@ import type { KvCache } from './kv-cache.js';
 export interface RunnerOptions {
   /** Intra-op threads (default 2). */
   readonly threads: number;
-  /** Let onnxruntime's worker threads spin between ops (its default; off is kinder to a shared CPU). */
+  /** Let onnxruntime's worker threads busy-wait between ops (off is kinder to a shared CPU). */
   readonly spinning: boolean;
 }
 

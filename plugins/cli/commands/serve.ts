@@ -98,7 +98,11 @@ export const serveCommand: Command = {
       console.log(HELP);
       return 0;
     }
-    const config = loadConfig({ file: values.config, overrides: overridesOf(values), overridesLabel: 'the flags' });
+    const config = loadConfig({
+      file: values.config,
+      overrides: overridesOf(values),
+      overridesLabel: 'the flags',
+    });
     await ensureDefaultModel(config);
     const logger = pino({ level: config.log.level }, pino.destination(2));
     const server = await startCanopyServer(config, { logger });

@@ -27,7 +27,12 @@ function failure(run: () => unknown): { code: string; message: string; details: 
 describe('loadConfig', () => {
   it('fills every default around the one required choice, and freezes the result', () => {
     const config = loadConfig({ file: false, env: {}, overrides: { embedded: {} } });
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 4 * 2 ** 20, shutdownGraceMs: 10_000 });
+    expect(config.server).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      bodyLimitBytes: 4 * 2 ** 20,
+      shutdownGraceMs: 10_000,
+    });
     expect(config.log.level).toBe('info');
     expect(config.metrics.enabled).toBe(true);
     expect(Object.isFrozen(config.server)).toBe(true);
@@ -64,7 +69,11 @@ describe('loadConfig', () => {
     const config = loadConfig({ file: path, env: {}, overrides: { embedded: { model: 'tiny-random' } } });
     expect(config.upstream).toBeUndefined();
     expect(config.embedded?.model).toBe('tiny-random');
-    const back = loadConfig({ file: path, env: { CANOPY_EMBEDDED_MODEL: 'x' }, overrides: { upstream: { http: 'http://t:1' } } });
+    const back = loadConfig({
+      file: path,
+      env: { CANOPY_EMBEDDED_MODEL: 'x' },
+      overrides: { upstream: { http: 'http://t:1' } },
+    });
     expect(back.embedded).toBeUndefined();
     expect(back.upstream?.http).toBe('http://t:1');
   });
@@ -85,10 +94,16 @@ describe('loadConfig', () => {
     expect(typed.message).toMatch(/wrong\.yaml: 'server\.port'/);
 
     const broken = file('broken.json', '{"embedded": {');
-    expect(failure(() => loadConfig({ file: broken, env: {} })).message).toMatch(/broken\.json: not valid JSON/);
-    expect(failure(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} })).message).toMatch(/cannot read/);
+    expect(failure(() => loadConfig({ file: broken, env: {} })).message).toMatch(
+      /broken\.json: not valid JSON/,
+    );
+    expect(failure(() => loadConfig({ file: join(dir, 'missing.yaml'), env: {} })).message).toMatch(
+      /cannot read/,
+    );
 
-    const env = failure(() => loadConfig({ file: false, env: { CANOPY_PORT: 'x' }, overrides: { embedded: {} } }));
+    const env = failure(() =>
+      loadConfig({ file: false, env: { CANOPY_PORT: 'x' }, overrides: { embedded: {} } }),
+    );
     expect(env).toMatchObject({ code: 'CANOPY_ERR_INVALID_CONFIG', details: { source: 'CANOPY_PORT' } });
   });
 
@@ -98,13 +113,19 @@ describe('loadConfig', () => {
     const path = file('both.json', JSON.stringify(both));
     expect(failure(() => loadConfig({ file: path, env: {} })).message).toMatch(/exclude each other/);
     const grpc = failure(() =>
-      loadConfig({ file: false, env: {}, overrides: { upstream: { http: 'http://t:1' }, server: { grpcPort: 1 } } }),
+      loadConfig({
+        file: false,
+        env: {},
+        overrides: { upstream: { http: 'http://t:1' }, server: { grpcPort: 1 } },
+      }),
     );
     expect(grpc.details.field).toBe('server.grpcPort');
   });
 
   it('refuses an upstream that is not a URL', () => {
-    const error = failure(() => loadConfig({ file: false, env: {}, overrides: { upstream: { http: 'triton:8000' } } }));
+    const error = failure(() =>
+      loadConfig({ file: false, env: {}, overrides: { upstream: { http: 'triton:8000' } } }),
+    );
     expect(error.details.field).toBe('upstream.http');
   });
 });
@@ -143,7 +164,13 @@ describe('resolveModel', () => {
     });
     const fromTriton = { maxBudget: 8, drafters: ['recycling'], defaultMaxTokens: 500 };
     const a = resolveModel(config, 'a', fromTriton);
-    expect(a).toMatchObject({ target: 'a', tokenizer: 'tiny-random', maxBudget: 8, maxTokens: 100, enabled: true });
+    expect(a).toMatchObject({
+      target: 'a',
+      tokenizer: 'tiny-random',
+      maxBudget: 8,
+      maxTokens: 100,
+      enabled: true,
+    });
     expect(a.drafters).toEqual([{ name: 'ngram' }]);
     // A default above the limit is held to it.
     expect(a.defaultMaxTokens).toBe(100);

@@ -3,18 +3,21 @@
  * fix; nothing crashes, and a request in flight meanwhile is unaffected.
  */
 import { describe, expect, it } from 'vitest';
-import { MODEL, post, useTinyServer, json } from './helpers.js';
+import { json, MODEL, post, useTinyServer } from './helpers.js';
 
 const LIMIT = 4096;
 const get = useTinyServer({ server: { bodyLimitBytes: LIMIT }, defaults: { maxTokens: 200 } });
 
-async function refusal(res: Response): Promise<{ status: number; code: string; message: string; param?: unknown }> {
+async function refusal(
+  res: Response,
+): Promise<{ status: number; code: string; message: string; param?: unknown }> {
   const body = await json(res);
   if (typeof body.error === 'string') return { status: res.status, code: body.code, message: body.error };
   return { status: res.status, code: body.error.code, message: body.error.message, param: body.error.param };
 }
 
-const generate = (body: unknown, init?: RequestInit) => post(`${get().url}/v2/models/${MODEL}/generate`, body, init);
+const generate = (body: unknown, init?: RequestInit) =>
+  post(`${get().url}/v2/models/${MODEL}/generate`, body, init);
 const completions = (body: unknown) => post(`${get().url}/v1/completions`, body);
 const chat = (body: unknown) => post(`${get().url}/v1/chat/completions`, body);
 
@@ -27,7 +30,10 @@ describe('bad input', () => {
     expect(raw.code).toBe('CANOPY_ERR_INVALID_JSON');
     const openai = await refusal(await completions('[1, 2'));
     expect(openai).toMatchObject({ status: 400, code: 'CANOPY_ERR_INVALID_JSON' });
-    expect(await refusal(await chat('[]'))).toMatchObject({ status: 400, code: 'CANOPY_ERR_INVALID_ARGUMENT' });
+    expect(await refusal(await chat('[]'))).toMatchObject({
+      status: 400,
+      code: 'CANOPY_ERR_INVALID_ARGUMENT',
+    });
   });
 
   it('wrong types → 400 naming the field', async () => {
@@ -35,7 +41,9 @@ describe('bad input', () => {
       code: 'CANOPY_ERR_INVALID_ARGUMENT',
       message: expect.stringContaining("'text_input'"),
     });
-    expect(await refusal(await generate({ text_input: 'a', parameters: { temperature: 'hot' } }))).toMatchObject({
+    expect(
+      await refusal(await generate({ text_input: 'a', parameters: { temperature: 'hot' } })),
+    ).toMatchObject({
       code: 'CANOPY_ERR_INVALID_SAMPLING',
       message: expect.stringContaining("'temperature'"),
     });
@@ -48,7 +56,9 @@ describe('bad input', () => {
       code: 'CANOPY_ERR_INVALID_ARGUMENT',
       param: 'messages',
     });
-    expect(await refusal(await chat({ model: MODEL, messages: [{ role: 'robot', content: 'x' }] }))).toMatchObject({
+    expect(
+      await refusal(await chat({ model: MODEL, messages: [{ role: 'robot', content: 'x' }] })),
+    ).toMatchObject({
       param: 'messages.0.role',
     });
   });
@@ -81,14 +91,21 @@ describe('bad input', () => {
 
   it('oversized bodies → 413 CANOPY_ERR_BODY_TOO_LARGE, declared or streamed', async () => {
     const big = { text_input: 'x'.repeat(LIMIT + 1) };
-    expect(await refusal(await generate(big))).toMatchObject({ status: 413, code: 'CANOPY_ERR_BODY_TOO_LARGE' });
+    expect(await refusal(await generate(big))).toMatchObject({
+      status: 413,
+      code: 'CANOPY_ERR_BODY_TOO_LARGE',
+    });
     const chunks = new ReadableStream({
       start(controller) {
         for (let i = 0; i < 8; i++) controller.enqueue(new TextEncoder().encode('x'.repeat(1024)));
         controller.close();
       },
     });
-    const streamed = await fetch(`${get().url}/v1/completions`, { method: 'POST', body: chunks, duplex: 'half' } as RequestInit);
+    const streamed = await fetch(`${get().url}/v1/completions`, {
+      method: 'POST',
+      body: chunks,
+      duplex: 'half',
+    } as RequestInit);
     expect(await refusal(streamed)).toMatchObject({ status: 413, code: 'CANOPY_ERR_BODY_TOO_LARGE' });
   });
 
@@ -104,21 +121,29 @@ describe('bad input', () => {
   });
 
   it('invalid UTF-8, raw or as a lone surrogate → 400 CANOPY_ERR_INVALID_UTF8', async () => {
-    const bytes = Buffer.concat([Buffer.from('{"text_input": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const bytes = Buffer.concat([
+      Buffer.from('{"text_input": "'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}'),
+    ]);
     expect(await refusal(await generate(bytes as unknown as string, { body: bytes }))).toMatchObject({
       status: 400,
       code: 'CANOPY_ERR_INVALID_UTF8',
     });
-    expect(await refusal(await chat(`{"model":"${MODEL}","messages":[{"role":"user","content":"\\ud800"}]}`))).toMatchObject(
-      { status: 400, code: 'CANOPY_ERR_INVALID_UTF8' },
-    );
+    expect(
+      await refusal(await chat(`{"model":"${MODEL}","messages":[{"role":"user","content":"\\ud800"}]}`)),
+    ).toMatchObject({ status: 400, code: 'CANOPY_ERR_INVALID_UTF8' });
   });
 
   it('unknown drafter names and budgets out of range → 400 with their codes', async () => {
-    const drafter = await refusal(await generate({ text_input: 'a', parameters: { drafters: 'ngram,nope' } }));
+    const drafter = await refusal(
+      await generate({ text_input: 'a', parameters: { drafters: 'ngram,nope' } }),
+    );
     expect(drafter).toMatchObject({ status: 400, code: 'CANOPY_ERR_UNKNOWN_DRAFTER' });
     expect(drafter.message).toContain('ngram, recycling, retrieval');
-    const openai = await refusal(await completions({ model: MODEL, prompt: 'a', canopy: { drafters: ['eagle9'] } }));
+    const openai = await refusal(
+      await completions({ model: MODEL, prompt: 'a', canopy: { drafters: ['eagle9'] } }),
+    );
     expect(openai).toMatchObject({ code: 'CANOPY_ERR_UNKNOWN_DRAFTER', param: 'drafters' });
     expect(await refusal(await generate({ text_input: 'a', parameters: { max_budget: 0 } }))).toMatchObject({
       code: 'CANOPY_ERR_BUDGET_OUT_OF_RANGE',
@@ -126,9 +151,13 @@ describe('bad input', () => {
   });
 
   it('empty and too long prompts → 400', async () => {
-    expect(await refusal(await generate({ text_input: '' }))).toMatchObject({ code: 'CANOPY_ERR_INVALID_ARGUMENT' });
+    expect(await refusal(await generate({ text_input: '' }))).toMatchObject({
+      code: 'CANOPY_ERR_INVALID_ARGUMENT',
+    });
     // The tiny model's context is 512 tokens.
-    const long = await refusal(await generate({ text_input: 'a b '.repeat(400), parameters: { max_tokens: 4 } }));
+    const long = await refusal(
+      await generate({ text_input: 'a b '.repeat(400), parameters: { max_tokens: 4 } }),
+    );
     expect(long).toMatchObject({ status: 400, code: 'CANOPY_ERR_PROMPT_TOO_LONG' });
   });
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GREEDY } from '../../../kernels/sampling-params.js';
-import { MODEL, plainText, post, sseData, useTinyServer, json } from './helpers.js';
+import { json, MODEL, plainText, post, sseData, useTinyServer } from './helpers.js';
 
 const get = useTinyServer();
 const PROMPT = 'The answer is 42.';
@@ -35,7 +35,12 @@ describe('POST /v2/models/{model}/generate', () => {
     const params = { max_tokens: 40, temperature: 0.9, top_p: 0.95, seed: 1234 };
     const res = await post(`${url}/v2/models/${MODEL}/generate`, { text_input: PROMPT, parameters: params });
     const sampling = { ...GREEDY, temperature: 0.9, topP: 0.95, seed: 1234 };
-    const expected = await plainText(plain, plain.tokenizer.encode(PROMPT, { addSpecial: true }), 40, sampling);
+    const expected = await plainText(
+      plain,
+      plain.tokenizer.encode(PROMPT, { addSpecial: true }),
+      40,
+      sampling,
+    );
     expect((await json(res)).text_output).toBe(expected);
   });
 
@@ -44,7 +49,11 @@ describe('POST /v2/models/{model}/generate', () => {
     const prompt = plain.tokenizer.encode(PROMPT, { addSpecial: true });
     const full = await plainText(plain, prompt, 30, GREEDY);
     const stop = full.slice(6, 9);
-    const res = await post(`${url}/v2/models/${MODEL}/generate`, { text_input: PROMPT, max_tokens: 30, stop_words: [stop] });
+    const res = await post(`${url}/v2/models/${MODEL}/generate`, {
+      text_input: PROMPT,
+      max_tokens: 30,
+      stop_words: [stop],
+    });
     const body = await json(res);
     expect(body.text_output).toBe(await plainText(plain, prompt, 30, GREEDY, [stop]));
     expect(body.text_output.length).toBeLessThan(full.length);
@@ -63,7 +72,8 @@ describe('POST /v2/models/{model}/generate', () => {
   it('honours per-request control: speculation off, a budget cap, a drafter subset', async () => {
     const { url } = get();
     const ask = async (parameters: Record<string, unknown>) =>
-      (await json(await post(`${url}/v2/models/${MODEL}/generate`, { text_input: PROMPT, parameters }))).canopy;
+      (await json(await post(`${url}/v2/models/${MODEL}/generate`, { text_input: PROMPT, parameters })))
+        .canopy;
     const off = await ask({ max_tokens: 24, speculate: false });
     expect(off).toMatchObject({ draftedTokens: 0, acceptedTokens: 0, steps: 24, tau: 1 });
     const capped = await ask({ max_tokens: 24, max_budget: 2 });
@@ -85,7 +95,9 @@ describe('POST /v2/models/{model}/generate_stream', () => {
     expect(events.length).toBeGreaterThan(2);
     const expected = await plainText(plain, plain.tokenizer.encode(PROMPT, { addSpecial: true }), 48, GREEDY);
     expect(events.map((e) => e.text_output).join('')).toBe(expected);
-    expect(events.slice(0, -1).every((e) => e.finish_reason === undefined && e.model_name === MODEL)).toBe(true);
+    expect(events.slice(0, -1).every((e) => e.finish_reason === undefined && e.model_name === MODEL)).toBe(
+      true,
+    );
     expect(events.at(-1)).toMatchObject({ finish_reason: 'length', canopy: { completionTokens: 48 } });
   });
 
@@ -94,7 +106,11 @@ describe('POST /v2/models/{model}/generate_stream', () => {
     const prompt = plain.tokenizer.encode(PROMPT, { addSpecial: true });
     const full = await plainText(plain, prompt, 40, GREEDY);
     const stop = full.slice(10, 16);
-    const res = await post(`${url}/v2/models/${MODEL}/generate_stream`, { text_input: PROMPT, max_tokens: 40, stop });
+    const res = await post(`${url}/v2/models/${MODEL}/generate_stream`, {
+      text_input: PROMPT,
+      max_tokens: 40,
+      stop,
+    });
     const pieces = sseData(await res.text()).map((d) => JSON.parse(d).text_output as string);
     const expected = await plainText(plain, prompt, 40, GREEDY, [stop]);
     expect(expected.length).toBeLessThan(full.length);
@@ -132,7 +148,12 @@ describe('POST /v2/models/{model}/infer with text_input', () => {
     const header = Buffer.from(
       JSON.stringify({
         inputs: [
-          { name: 'text_input', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: element.length } },
+          {
+            name: 'text_input',
+            datatype: 'BYTES',
+            shape: [1],
+            parameters: { binary_data_size: element.length },
+          },
           {
             name: 'sampling_parameters',
             datatype: 'BYTES',
@@ -155,7 +176,9 @@ describe('POST /v2/models/{model}/infer with text_input', () => {
     expect(json.outputs[0]).toMatchObject({ name: 'text_output', datatype: 'BYTES', shape: [1] });
     const data = body.subarray(length);
     const out = data.subarray(4, 4 + data.readUInt32LE(0)).toString();
-    expect(out).toBe(await plainText(plain, plain.tokenizer.encode(PROMPT, { addSpecial: true }), 16, GREEDY));
+    expect(out).toBe(
+      await plainText(plain, plain.tokenizer.encode(PROMPT, { addSpecial: true }), 16, GREEDY),
+    );
   });
 });
 
@@ -172,7 +195,11 @@ describe('KServe endpoints without Triton', () => {
     });
     expect((await fetch(`${url}/v2/models/${MODEL}/versions/1/ready`)).status).toBe(200);
     const config = await json(await fetch(`${url}/v2/models/${MODEL}/config`));
-    expect(JSON.parse(config.parameters.canopy.string_value).drafters).toEqual(['ngram', 'recycling', 'retrieval']);
+    expect(JSON.parse(config.parameters.canopy.string_value).drafters).toEqual([
+      'ngram',
+      'recycling',
+      'retrieval',
+    ]);
     const unknown = await fetch(`${url}/v2/models/nope/ready`);
     expect(unknown.status).toBe(404);
     expect(await json(unknown)).toMatchObject({ code: 'CANOPY_ERR_UNKNOWN_MODEL' });

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../plugins/config/index.js';
 import { startCanopyServer } from '../../../plugins/proxy/index.js';
-import { MODEL, metric, post, sseData, useTinyServer, json } from './helpers.js';
+import { json, MODEL, metric, post, sseData, useTinyServer } from './helpers.js';
 
 const get = useTinyServer();
 
@@ -31,7 +31,10 @@ describe('metrics and logs', () => {
   it('counts drafts, accepted tokens by position and by drafter, and logs one line per request', async () => {
     const { url, logs } = get();
     const before = await (await fetch(`${url}/metrics`)).text();
-    const res = await post(`${url}/v2/models/${MODEL}/generate`, { text_input: 'Hello world', max_tokens: 40 });
+    const res = await post(`${url}/v2/models/${MODEL}/generate`, {
+      text_input: 'Hello world',
+      max_tokens: 40,
+    });
     const { canopy } = await json(res);
     const after = await (await fetch(`${url}/metrics`)).text();
     const delta = (name: string, labels: Record<string, string> = {}) =>
@@ -40,7 +43,9 @@ describe('metrics and logs', () => {
     expect(delta('canopy_spec_decode_num_steps_total')).toBe(canopy.steps);
     expect(delta('canopy_spec_decode_num_accepted_tokens_total')).toBe(canopy.acceptedTokens);
     expect(delta('canopy_spec_decode_num_draft_tokens_total')).toBe(canopy.draftedTokens);
-    expect(delta('canopy_spec_decode_num_accepted_tokens_per_pos_total', { position: '0' })).toBeGreaterThan(0);
+    expect(delta('canopy_spec_decode_num_accepted_tokens_per_pos_total', { position: '0' })).toBeGreaterThan(
+      0,
+    );
     for (const [drafter, n] of Object.entries(canopy.acceptedByDrafter as Record<string, number>)) {
       expect(delta('canopy_spec_decode_drafter_accepted_tokens_total', { drafter })).toBe(n);
     }
@@ -75,9 +80,16 @@ describe('client disconnect', () => {
     );
     await firstEvent(res);
     controller.abort();
-    await until(() => logs.some((l) => l.route === 'generate_stream' && (l.error as { code?: string })?.code === 'CANOPY_ERR_CANCELLED'));
+    await until(() =>
+      logs.some(
+        (l) =>
+          l.route === 'generate_stream' && (l.error as { code?: string })?.code === 'CANOPY_ERR_CANCELLED',
+      ),
+    );
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metric(metrics, 'canopy_requests_total', { route: 'generate_stream', outcome: 'cancelled' })).toBe(1);
+    expect(metric(metrics, 'canopy_requests_total', { route: 'generate_stream', outcome: 'cancelled' })).toBe(
+      1,
+    );
     // The server goes on serving.
     const ok = await post(`${url}/v2/models/${MODEL}/generate`, { text_input: 'Hello', max_tokens: 4 });
     expect(ok.status).toBe(200);
@@ -104,7 +116,8 @@ describe('graceful shutdown', () => {
     const closing = server.close();
     await expect(fetch(`${server.http}/v2/health/ready`)).rejects.toThrow();
     let text = first;
-    for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      text += new TextDecoder().decode(r.value);
     await closing;
     const last = JSON.parse(sseData(text).at(-1)!);
     expect(last).toMatchObject({ finish_reason: 'length', canopy: { completionTokens: 300 } });
@@ -119,7 +132,8 @@ describe('graceful shutdown', () => {
     const { reader, first } = await firstEvent(res);
     await server.close();
     let text = first;
-    for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      text += new TextDecoder().decode(r.value);
     expect(JSON.parse(sseData(text).at(-1)!)).toMatchObject({ code: 'CANOPY_ERR_SHUTTING_DOWN' });
   });
 });

@@ -15,7 +15,9 @@ import { MODEL, plainText, useTinyServer } from './helpers.js';
 const get = useTinyServer();
 const client = () => new OpenAI({ baseURL: `${get().url}/v1`, apiKey: 'unused', maxRetries: 0 });
 
-async function collect(stream: AsyncIterable<{ choices: { text?: string; delta?: { content?: string | null } }[] }>) {
+async function collect(
+  stream: AsyncIterable<{ choices: { text?: string; delta?: { content?: string | null } }[] }>,
+) {
   const chunks: unknown[] = [];
   let text = '';
   for await (const chunk of stream) {
@@ -30,7 +32,12 @@ describe('OpenAI completions through the openai client', () => {
 
   it('returns plain decoding’s text, with usage and speculation stats', async () => {
     const { plain } = get();
-    const completion = await client().completions.create({ model: MODEL, prompt, max_tokens: 40, temperature: 0 });
+    const completion = await client().completions.create({
+      model: MODEL,
+      prompt,
+      max_tokens: 40,
+      temperature: 0,
+    });
     const expected = await plainText(plain, plain.tokenizer.encode(prompt, { addSpecial: true }), 40, GREEDY);
     expect(completion.choices[0].text).toBe(expected);
     expect(completion.choices[0].finish_reason).toBe('length');
@@ -49,15 +56,23 @@ describe('OpenAI completions through the openai client', () => {
       stream_options: { include_usage: true },
     });
     const { text, chunks } = await collect(stream);
-    expect(text).toBe(await plainText(plain, plain.tokenizer.encode(prompt, { addSpecial: true }), 40, GREEDY));
+    expect(text).toBe(
+      await plainText(plain, plain.tokenizer.encode(prompt, { addSpecial: true }), 40, GREEDY),
+    );
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { completion_tokens: 40 } });
-    expect(chunks.at(-2)).toMatchObject({ choices: [{ finish_reason: 'length' }], canopy: { completionTokens: 40 } });
+    expect(chunks.at(-2)).toMatchObject({
+      choices: [{ finish_reason: 'length' }],
+      canopy: { completionTokens: 40 },
+    });
   });
 
   it('takes canopy’s own body field: speculation off gives the same text and no drafts', async () => {
     const body = { model: MODEL, prompt, max_tokens: 20, temperature: 0, canopy: { speculate: false } };
     const off = await client().completions.create(body as OpenAI.CompletionCreateParamsNonStreaming);
-    const on = await client().completions.create({ ...body, canopy: undefined } as OpenAI.CompletionCreateParamsNonStreaming);
+    const on = await client().completions.create({
+      ...body,
+      canopy: undefined,
+    } as OpenAI.CompletionCreateParamsNonStreaming);
     expect(off.choices[0].text).toBe(on.choices[0].text);
     expect((off as unknown as { canopy: { draftedTokens: number } }).canopy.draftedTokens).toBe(0);
   });
@@ -72,7 +87,12 @@ describe('OpenAI chat completions through the openai client', () => {
   it('applies the model’s chat template and returns plain decoding’s text, streamed or not', async () => {
     const { plain } = get();
     const expected = await plainText(plain, plain.tokenizer.encodeChat(messages), 32, GREEDY);
-    const chat = await client().chat.completions.create({ model: MODEL, messages, max_tokens: 32, temperature: 0 });
+    const chat = await client().chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 32,
+      temperature: 0,
+    });
     expect(chat.choices[0].message).toMatchObject({ role: 'assistant', content: expected });
     const stream = await client().chat.completions.create({
       model: MODEL,
@@ -83,7 +103,10 @@ describe('OpenAI chat completions through the openai client', () => {
     });
     const { text, chunks } = await collect(stream);
     expect(text).toBe(expected);
-    expect(chunks[0]).toMatchObject({ object: 'chat.completion.chunk', choices: [{ delta: { role: 'assistant' } }] });
+    expect(chunks[0]).toMatchObject({
+      object: 'chat.completion.chunk',
+      choices: [{ delta: { role: 'assistant' } }],
+    });
   });
 
   it('lists the served models', async () => {
@@ -109,7 +132,11 @@ describe.runIf(process.env.CANOPY_MODEL_TESTS === '1')('the openai client on Smo
   let server: CanopyServer;
   let plain: ModelHost;
   beforeAll(async () => {
-    const config = loadConfig({ file: false, env: {}, overrides: { server: { port: 0 }, embedded: {}, log: { level: 'warn' } } });
+    const config = loadConfig({
+      file: false,
+      env: {},
+      overrides: { server: { port: 0 }, embedded: {}, log: { level: 'warn' } },
+    });
     server = await startCanopyServer(config);
     plain = await openModelHost({ model: DEFAULT_MODEL, drafters: [] });
   });
@@ -120,9 +147,16 @@ describe.runIf(process.env.CANOPY_MODEL_TESTS === '1')('the openai client on Smo
 
   it('chats exactly as plain greedy decoding, streamed and not', async () => {
     const openai = new OpenAI({ baseURL: `${server.http}/v1`, apiKey: 'unused', maxRetries: 0 });
-    const messages = [{ role: 'user' as const, content: 'List three prime numbers and explain why each is prime.' }];
+    const messages = [
+      { role: 'user' as const, content: 'List three prime numbers and explain why each is prime.' },
+    ];
     const expected = await plainText(plain, plain.tokenizer.encodeChat(messages), 96, GREEDY);
-    const chat = await openai.chat.completions.create({ model: DEFAULT_MODEL, messages, max_tokens: 96, temperature: 0 });
+    const chat = await openai.chat.completions.create({
+      model: DEFAULT_MODEL,
+      messages,
+      max_tokens: 96,
+      temperature: 0,
+    });
     expect(chat.choices[0].message.content).toBe(expected);
     const stream = await openai.chat.completions.create({
       model: DEFAULT_MODEL,

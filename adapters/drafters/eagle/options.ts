@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+/** Options of the `eagle` drafter. */
+export const eagleOptionsSchema = z
+  .strictObject({
+    /** Path of a head graph (`eagle.onnx`, with `eagle.json` beside it); default: see head-file.ts. */
+    head: z.string().min(1).optional(),
+    /** Deepest draft node. */
+    maxDepth: z.number().int().min(1).max(16).default(6),
+    /** Frontier nodes expanded per level (EAGLE-2's top-k). */
+    width: z.number().int().min(1).max(32).default(8),
+    /** Children kept per expanded node. */
+    branch: z.number().int().min(1).max(32).default(8),
+    /** Children below this head probability are dropped. */
+    minScore: z.number().gt(0).lt(1).default(0.005),
+    /** Most nodes per draft, root included (the engine's budget caps it too). */
+    maxNodes: z.number().int().min(2).max(256).default(48),
+    /** onnxruntime intra-op threads for the head. */
+    threads: z.number().int().min(1).max(64).default(2),
+  })
+  .readonly();
+
+export type EagleOptions = Readonly<z.output<typeof eagleOptionsSchema>>;

@@ -1,0 +1,138 @@
+/**
+ * One request's EAGLE drafting. The target hands every verify pass's hidden
+ * states to `observe`; the features of the accepted path (the nodes whose
+ * tokens are now committed) become *true rows* of the head: row t pairs the
+ * target's feature f_t with the token committed after it, x_{t+1}. They are
+ * run through the head at the next `propose` (one pass, kept in the head's KV
+ * cache for good), whose last row predicts the root's children; the tree then
+ * grows from the head's own predicted features (draft-tree.ts).
+ *
+ * The prompt's features never reach a drafter (the engine's prefill returns
+ * none), so the head's context starts at the prompt's last token: the first
+ * step of a request has no draft. The head was trained that way (models/train).
+ */
+import type { Draft, DraftContext, DrafterSession, DraftFeedback } from '../../drafter.js';
+import { type DraftLimits, growDraftTree, type RootPrediction } from './draft-tree.js';
+import type { HeadModel } from './head-model.js';
+import { HeadKv, type HeadOutputs, type HeadRunner } from './head-runner.js';
+
+interface TrueRow {
+  readonly feature: Float32Array;
+  readonly token: number;
+  readonly position: number;
+}
+
+export class EagleSession implements DrafterSession {
+  readonly #model: HeadModel;
+  readonly #runner: HeadRunner;
+  readonly #limits: DraftLimits;
+  #kv: HeadKv;
+  /** Rows of the cache that hold true rows; draft rows are written after them and dropped. */
+  #trueRows = 0;
+  /** Position of the last true row, cached or pending (-1: none). */
+  #lastPosition = -1;
+  #pending: TrueRow[] = [];
+  /** What the last true row predicts: the children of the root that follows it. */
+  #root: (RootPrediction & { readonly position: number }) | undefined;
+  #closed = false;
+
+  constructor(model: HeadModel, runner: HeadRunner, limits: DraftLimits) {
+    this.#model = model;
+    this.#runner = runner;
+    this.#limits = limits;
+    this.#kv = new HeadKv(model.geometry.kvHeads, model.geometry.headDim);
+  }
+
+  async propose(context: DraftContext): Promise<Draft | null> {
+    if (this.#closed || context.budget < 2 || context.tokens.length < 2) return null;
+    if (this.#pending.length > 0) await this.#flush();
+    const n = context.tokens.length;
+    const root = this.#root;
+    // The prediction is for this root only if its row is the one right before it.
+    if (!root || root.token !== context.tokens[n - 1] || root.position !== n - 2) return null;
+    const draft = await growDraftTree(
+      this.#model,
+      this.#runner,
+      this.#kv,
+      root,
+      context.budget,
+      this.#limits,
+    );
+    this.#kv.length = this.#trueRows;
+    return draft;
+  }
+
+  /** Runs the pending true rows through the head (causal among themselves, after every cached row). */
+  async #flush(): Promise<void> {
+    const rows = this.#pending;
+    this.#pending = [];
+    const { hidden: h } = this.#model.geometry;
+    const n = rows.length;
+    const t = this.#trueRows;
+    const features = new Float32Array(n * h);
+    const tokens = new Int32Array(n);
+    const bias = new Float32Array(n * (t + n));
+    for (let i = 0; i < n; i++) {
+      features.set(rows[i].feature, i * h);
+      tokens[i] = rows[i].token;
+      bias.fill(Number.NEGATIVE_INFINITY, i * (t + n) + t + i + 1, (i + 1) * (t + n));
+    }
+    const out: HeadOutputs = await this.#runner.run({
+      features,
+      embeds: this.#model.embed(tokens),
+      positions: rows.map((r) => r.position),
+      bias,
+      past: t,
+      kv: this.#kv,
+      topK: this.#limits.branch,
+    });
+    this.#trueRows = t + n;
+    const last = n - 1;
+    const k = this.#limits.branch;
+    this.#root = {
+      token: rows[last].token,
+      position: rows[last].position,
+      feature: out.features.slice(last * h, (last + 1) * h),
+      ids: out.ids.slice(last * k, (last + 1) * k),
+      logprobs: out.logprobs.slice(last * k, (last + 1) * k),
+    };
+  }
+
+  observe(feedback: DraftFeedback): void {
+    if (this.#closed) return;
+    const { hidden: h } = this.#model.geometry;
+    const nodes = feedback.tree.tokens.length;
+    const hidden = feedback.result.hidden?.get(this.#model.featureLayer);
+    if (!hidden || hidden.length !== nodes * h) return;
+    const committedBefore = feedback.tokens.length - feedback.emitted.length;
+    const accepted = feedback.accepted;
+    for (let i = 0; i < accepted.length; i++) {
+      const node = accepted[i];
+      const next = committedBefore + i;
+      if (node < 0 || node >= nodes || next >= feedback.tokens.length) break;
+      const position = committedBefore - 1 + i;
+      if (position <= this.#lastPosition) this.#reset(); // a context that does not extend ours
+      this.#pending.push({
+        feature: hidden.slice(node * h, (node + 1) * h),
+        token: feedback.tokens[next],
+        position,
+      });
+      this.#lastPosition = position;
+    }
+  }
+
+  #reset(): void {
+    this.#pending = [];
+    this.#trueRows = 0;
+    this.#kv.length = 0;
+    this.#lastPosition = -1;
+    this.#root = undefined;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#pending = [];
+    this.#root = undefined;
+    this.#kv = new HeadKv(1, 1, 1);
+  }
+}

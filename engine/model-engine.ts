@@ -30,6 +30,8 @@ export interface ModelEngineOptions {
   readonly drafters: readonly DrafterSpec[];
   /** Largest verify budget, root included (1..256). Default 64. */
   readonly maxBudget?: number;
+  /** Verify the best `maxBudget` nodes every step instead of letting the policy choose (experiments). */
+  readonly fixedBudget?: boolean;
   readonly modelDir?: string;
   readonly logger?: Logger;
   readonly observer?: EngineObserver;
@@ -106,6 +108,7 @@ export async function createModelEngine(options: ModelEngineOptions): Promise<Mo
     cost,
     policy: createBudgetPolicy(cost),
     maxBudget,
+    fixedBudget: options.fixedBudget === true,
     log,
     observer: options.observer,
     createStopMatcher: options.createStopMatcher,

@@ -36,6 +36,8 @@ export interface ModelRuntime {
   readonly policy: BudgetPolicy;
   /** Largest verify budget (nodes per pass, root included). */
   readonly maxBudget: number;
+  /** Always verify the full `maxBudget` tree, bypassing the policy (experiments and benchmarks). */
+  readonly fixedBudget: boolean;
   readonly log: Logger;
   readonly observer?: EngineObserver;
   createStopMatcher?(stop: readonly string[]): StopMatcher | undefined;

@@ -115,7 +115,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
 
       // 2. Fuse under the budget the policy picks.
       let tree: FusedTree = fuseTrees(root, inputs, room);
-      if (tree.tokens.length > 1) {
+      if (tree.tokens.length > 1 && !rt.fixedBudget) {
         const { budget } = rt.policy.choose(tree.pathScores.subarray(1), rt.hostMs(), room);
         tree = prefixTree(tree, budget);
       }

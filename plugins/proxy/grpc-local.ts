@@ -50,6 +50,9 @@ export function localHandler(
     return core.models.lookup(String(name));
   };
   switch (method) {
+    case 'Check':
+      // grpc.health.v1 HealthCheckResponse { status: SERVING (1) }; canopy's proto has no health service.
+      return (_call, callback) => callback(null, Buffer.from([0x08, 0x01]));
     case 'ServerLive':
       return local(method, async () => ({ live: true }), toStatus);
     case 'ServerReady':

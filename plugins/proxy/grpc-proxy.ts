@@ -12,25 +12,11 @@
  * while the stream's other requests go on to Triton in their order.
  */
 import * as grpc from '@grpc/grpc-js';
-import { CanopyError } from '../../kernels/errors.js';
-import type { CanopyCore, RequestScope } from './core.js';
+import type { CanopyCore } from './core.js';
 import { localHandler } from './grpc-local.js';
-import { decodeTextInfer, encodeInferResponse, encodeStreamResponse, modelNameOf } from './grpc-messages.js';
+import { encodeStreamResponse } from './grpc-messages.js';
+import { createGrpcText, grpcStatusOf } from './grpc-text.js';
 import { asCanopyError } from './http-errors.js';
-import { failureOf, unknownModel } from './route-kit.js';
-import type { ServedModel } from './served-models.js';
-import {
-  hasTextInput,
-  parseTextInfer,
-  runTextInfer,
-  type TextInferRequest,
-  textInferParameters,
-} from './text-infer.js';
-
-interface TextTarget {
-  readonly served: ServedModel;
-  readonly request: TextInferRequest & { readonly version: string };
-}
 
 const SERVICE = 'inference.GRPCInferenceService';
 /** Triton's grpc_service.proto, every method; only ModelStreamInfer streams. */
@@ -77,37 +63,9 @@ const PROPAGATE = { propagate_flags: grpc.propagate.DEFAULTS };
 const OWN_HEADERS = /^(user-agent|content-type|te|grpc-.*|:.*)$/;
 
 function forwardable(metadata: grpc.Metadata): grpc.Metadata {
-  const out = new grpc.Metadata();
-  for (const [key, value] of Object.entries(metadata.getMap())) {
-    if (!OWN_HEADERS.test(key)) out.set(key, value);
-  }
+  const out = metadata.clone();
+  for (const key of Object.keys(out.getMap())) if (OWN_HEADERS.test(key)) out.remove(key);
   return out;
-}
-
-const GRPC_STATUS: Record<number, grpc.status> = {
-  400: grpc.status.INVALID_ARGUMENT,
-  404: grpc.status.NOT_FOUND,
-  408: grpc.status.CANCELLED,
-  409: grpc.status.ALREADY_EXISTS,
-  413: grpc.status.RESOURCE_EXHAUSTED,
-  429: grpc.status.RESOURCE_EXHAUSTED,
-  499: grpc.status.CANCELLED,
-  502: grpc.status.UNAVAILABLE,
-  503: grpc.status.UNAVAILABLE,
-  504: grpc.status.DEADLINE_EXCEEDED,
-};
-
-/** A canopy error as a gRPC status; the code rides in the `canopy-error-code` trailer. */
-export function grpcStatusOf(error: CanopyError): grpc.ServerErrorResponse {
-  const metadata = new grpc.Metadata();
-  metadata.set('canopy-error-code', error.code);
-  return {
-    name: 'CanopyError',
-    message: error.message,
-    code: GRPC_STATUS[error.status] ?? grpc.status.INTERNAL,
-    details: `${error.message} [${error.code}]`,
-    metadata,
-  };
 }
 
 export interface GrpcProxy {
@@ -133,24 +91,7 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
           'grpc.max_receive_message_length': -1,
           'grpc.max_send_message_length': -1,
         });
-
-  /**
-   * The served model and decoded request of a text infer; undefined when the
-   * message passes through. Without an upstream nothing can pass: an unknown
-   * model is an error, and a served model's request without text is refused
-   * by the text infer itself.
-   */
-  async function textTarget(buf: Buffer): Promise<TextTarget | undefined> {
-    const name = modelNameOf(buf);
-    await core.ready;
-    const served = name === '' ? undefined : await core.models.lookup(name);
-    if (!served) {
-      if (client) return undefined;
-      throw unknownModel(core, name);
-    }
-    const request = decodeTextInfer(buf);
-    return !client || hasTextInput(request.inputs.map((i) => i.name)) ? { served, request } : undefined;
-  }
+  const { textTarget, answerText } = createGrpcText(core, client !== undefined);
 
   function unary(path: string): grpc.handleUnaryCall<Buffer, Buffer> {
     const name = path.slice(path.lastIndexOf('/') + 1);
@@ -172,69 +113,11 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
     };
   }
 
-  /**
-   * Runs one text infer; `write` gets each encoded response (one, or a stream
-   * of them). A unary call's failure rejects; a stream's is written as an
-   * error response and the stream goes on.
-   */
-  async function answerText(
-    { served, request }: TextTarget,
-    stream: boolean,
-    write: (reply: Buffer) => void,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const fail = (failure: CanopyError) => {
-      if (!stream) throw failure;
-      write(encodeStreamResponse({ error: `${failure.message} [${failure.code}]` }));
-    };
-    let scope: RequestScope;
-    try {
-      scope = core.begin(stream ? 'stream_infer' : 'infer', served.name);
-    } catch (error) {
-      return fail(asCanopyError(error));
-    }
-    const cancel = () =>
-      scope.cancel(new CanopyError('CANOPY_ERR_CANCELLED', 'the client cancelled the call'));
-    signal.addEventListener('abort', cancel, { once: true });
-    const head = { model: served.name, version: request.version || '1', id: request.id ?? '' };
-    try {
-      const infer = parseTextInfer(request);
-      const onText =
-        stream && infer.stream
-          ? (text: string) => write(encodeStreamResponse({ ...head, text, parameters: {} }))
-          : undefined;
-      const { text, outcome } = await runTextInfer(served, infer, scope.signal, onText);
-      const parameters = {
-        ...textInferParameters(outcome),
-        ...(stream ? { triton_final_response: true } : {}),
-      };
-      const reply = { ...head, text, parameters };
-      write(stream ? encodeStreamResponse(reply) : encodeInferResponse(reply));
-      scope.end({
-        status: 200,
-        promptTokens: outcome.promptTokens,
-        completionTokens: outcome.completionTokens,
-        finishReason: outcome.finishReason,
-        stats: outcome.stats,
-      });
-    } catch (error) {
-      const failure = failureOf(error, scope);
-      scope.end({
-        status: failure.status,
-        error: failure,
-        cause: error instanceof CanopyError ? undefined : error,
-      });
-      fail(failure);
-    } finally {
-      signal.removeEventListener('abort', cancel);
-    }
-  }
-
+  const passInfer = unary(`/${SERVICE}/ModelInfer`);
   const infer: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
-    const path = `/${SERVICE}/ModelInfer`;
     textTarget(call.request).then(
       (served) => {
-        if (!served) return unary(path)(call, callback);
+        if (!served) return passInfer(call, callback);
         const controller = new AbortController();
         call.on('cancelled', () => controller.abort());
         answerText(served, false, (reply) => callback(null, reply), controller.signal).catch(
@@ -254,6 +137,9 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
     let ended = false;
     // Messages are routed one after another, so those going upstream keep their order.
     let routing = Promise.resolve();
+    const write = (b: Buffer) => {
+      if (!ended && !call.cancelled) call.write(b);
+    };
     const finish = (status?: grpc.ServerErrorResponse) => {
       if (ended) return;
       if (status === undefined && !(clientDone && upstreamDone && local === 0)) return;
@@ -274,7 +160,7 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
           ...PROPAGATE,
         },
       );
-      s.on('data', (b: Buffer) => call.write(b));
+      s.on('data', write);
       s.on('error', (e: grpc.ServiceError) => {
         controller.abort();
         finish({
@@ -294,7 +180,7 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
     call.on('data', (buf: Buffer) => {
       routing = routing.then(async () => {
         const served = await textTarget(buf).catch((error: unknown) => {
-          call.write(encodeStreamResponse({ error: asCanopyError(error).message }));
+          write(encodeStreamResponse({ error: asCanopyError(error).message }));
           return null;
         });
         if (served === null) return;
@@ -304,10 +190,8 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
           return;
         }
         local++;
-        answerText(served, true, (reply) => call.write(reply), controller.signal)
-          .catch((error: unknown) =>
-            call.write(encodeStreamResponse({ error: asCanopyError(error).message })),
-          )
+        answerText(served, true, write, controller.signal)
+          .catch((error: unknown) => write(encodeStreamResponse({ error: asCanopyError(error).message })))
           .finally(() => {
             local--;
             finish();

@@ -119,6 +119,12 @@ export function inferHandler(core: CanopyCore): RequestHandler {
     const { model, version } = req.params as Params;
     const served = await servedOrElse(core, model, req, res, 'triton', true);
     if (!served) return;
+    // A compressed body is not canopy's to read (text infers come uncompressed): Triton decodes it.
+    const encoding = req.headers['content-encoding'];
+    if (core.passThrough && encoding !== undefined && encoding !== 'identity') {
+      await core.passThrough.forward(req, res);
+      return;
+    }
     let body: Buffer;
     let header: InferHeader;
     let rest: Buffer;

@@ -4,7 +4,7 @@
  * middleware. docs/serving.md describes what it answers.
  */
 export { type CanopyCore, type CoreOptions, createCore, type RequestScope } from './core.js';
-export { grpcStatusOf } from './grpc-proxy.js';
+export { grpcStatusOf } from './grpc-text.js';
 export { type ErrorShape, errorBody } from './http-errors.js';
 export { canopyVersion } from './kserve-local.js';
 export { createRouter } from './router.js';

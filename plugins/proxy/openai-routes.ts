@@ -19,7 +19,7 @@ import {
   parseCompletion,
   rawOptionsOfOpenAi,
 } from './openai-request.js';
-import { generationOptions, SNAKE_CASE } from './request-options.js';
+import { generationOptions, OPENAI_NAMES } from './request-options.js';
 import { encodeText, endFailed, failureOf, openScope, statsBody, unknownModel } from './route-kit.js';
 import type { ServedModel } from './served-models.js';
 import { createSse, type SseWriter } from './sse.js';
@@ -57,7 +57,7 @@ function handler(core: CanopyCore, kind: Kind): RequestHandler {
       const maxTokens = chat
         ? ((body as ChatBody).max_completion_tokens ?? body.max_tokens)
         : body.max_tokens;
-      const options = generationOptions(served, rawOptionsOfOpenAi(body, maxTokens), SNAKE_CASE);
+      const options = generationOptions(served, rawOptionsOfOpenAi(body, maxTokens), OPENAI_NAMES);
       const prompt = promptOf(kind, served, body);
 
       const head = {

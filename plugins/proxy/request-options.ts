@@ -55,6 +55,13 @@ export const SNAKE_CASE: FieldNames = {
   sampling: snake,
 };
 
+/** OpenAI bodies: snake_case, with canopy's own controls under `canopy`. */
+export const OPENAI_NAMES: FieldNames = {
+  ...SNAKE_CASE,
+  maxBudget: 'canopy.maxBudget',
+  drafters: 'canopy.drafters',
+};
+
 function invalid(field: string, message: string): CanopyError {
   return new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `'${field}' ${message}`, { details: { field } });
 }

@@ -59,6 +59,7 @@ const UNAVAILABLE = new Set([
   'CANOPY_ERR_UPSTREAM_NOT_READY',
   'CANOPY_ERR_UPSTREAM_TIMEOUT',
 ]);
+const MAX_REMEMBERED = 4096;
 const isUnavailable = (error: unknown) => isCanopyError(error) && UNAVAILABLE.has(error.code);
 
 export function createServedModels(options: ServedModelsOptions): ServedModels {
@@ -72,6 +73,15 @@ export function createServedModels(options: ServedModelsOptions): ServedModels {
   const opening = new Map<string, Promise<ServedModel | undefined>>();
   /** name → time until which it is known not to be speculative. */
   const notServed = new Map<string, number>();
+  // Names come from clients: keep the memory of misses bounded.
+  const remember = (name: string) => {
+    if (notServed.size >= MAX_REMEMBERED) {
+      const now = Date.now();
+      for (const [n, until] of notServed) if (until <= now) notServed.delete(n);
+      if (notServed.size >= MAX_REMEMBERED) notServed.clear();
+    }
+    notServed.set(name, Date.now() + (upstream?.discoveryTtlMs ?? 0));
+  };
   let closed = false;
   const embeddedModel = () => config.embedded?.model ?? DEFAULT_MODEL;
 
@@ -164,7 +174,10 @@ export function createServedModels(options: ServedModelsOptions): ServedModels {
 
   function open(name: string, discovered: ModelSettings | undefined): Promise<ServedModel | undefined> {
     const settings = resolveModel(config, name, discovered);
-    if (!settings.enabled) return Promise.resolve(undefined);
+    if (!settings.enabled) {
+      remember(name);
+      return Promise.resolve(undefined);
+    }
     const onUpstream = upstream !== undefined && settings.target === name;
     const pending = openHost(settings, onUpstream).finally(() => opening.delete(name));
     opening.set(name, pending);
@@ -177,7 +190,7 @@ export function createServedModels(options: ServedModelsOptions): ServedModels {
       if (entry.state !== 'READY' || served.has(entry.name) || opening.has(entry.name)) continue;
       const discovered = await fromModelConfig(entry.name);
       if (discovered === undefined) {
-        notServed.set(entry.name, Date.now() + upstream!.discoveryTtlMs);
+        remember(entry.name);
         continue;
       }
       await open(entry.name, discovered);
@@ -228,7 +241,7 @@ export function createServedModels(options: ServedModelsOptions): ServedModels {
         throw new CanopyError('CANOPY_ERR_UPSTREAM_ERROR', error.message, { details: error.details ?? {} });
       }
       if (own === undefined && discovered === undefined) {
-        notServed.set(name, Date.now() + upstream.discoveryTtlMs);
+        remember(name);
         return undefined;
       }
       return opening.get(name) ?? served.get(name) ?? open(name, discovered);

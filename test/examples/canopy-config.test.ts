@@ -19,7 +19,10 @@ describe('examples/canopy.config.yaml', () => {
     const config = loadConfig({
       file: FILE,
       env: {},
-      overrides: { upstream: { http: 'http://127.0.0.1:1', grpc: 'grpc://127.0.0.1:2' }, server: { port: 0, grpcPort: 0 } },
+      overrides: {
+        upstream: { http: 'http://127.0.0.1:1', grpc: 'grpc://127.0.0.1:2' },
+        server: { port: 0, grpcPort: 0 },
+      },
     });
     expect(config.upstream?.http).toBe('http://127.0.0.1:1');
     expect(config.server).toMatchObject({ port: 0, grpcPort: 0, shutdownGraceMs: 15_000 });

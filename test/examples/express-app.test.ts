@@ -29,7 +29,12 @@ describe('examples/express-app.ts', () => {
   it('serves its own route and an OpenAI API under /llm', async () => {
     expect(await json(await fetch(`${base}/`))).toMatchObject({ openai: '/llm/v1' });
     const client = new OpenAI({ baseURL: `${base}/llm/v1`, apiKey: 'unused', maxRetries: 0 });
-    const completion = await client.completions.create({ model: 'tiny', prompt: 'Hello', max_tokens: 8, temperature: 0 });
+    const completion = await client.completions.create({
+      model: 'tiny',
+      prompt: 'Hello',
+      max_tokens: 8,
+      temperature: 0,
+    });
     expect(completion.usage?.completion_tokens).toBe(8);
     expect(typeof completion.choices[0].text).toBe('string');
   });

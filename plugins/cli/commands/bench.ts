@@ -31,6 +31,7 @@ reports τ, speedup, exact match and draft overhead per category.
   --drafters LIST       the speculative configuration (default: fusion of all built-ins)
   --compare             also run each drafter of the list alone, in the same run
   --budget N            largest verify tree (default 64)
+  --fixed-budget        verify the best --budget nodes every step (no policy; for τ studies)
   --json OUT            write the full report as JSON
   --chart OUT.svg       write a chart of speedup per category
   --model NAME          prepared model (default ${DEFAULT_MODEL})
@@ -63,6 +64,7 @@ export const benchCommand: Command = {
         drafters: { type: 'string' },
         compare: { type: 'boolean', default: false },
         budget: { type: 'string' },
+        'fixed-budget': { type: 'boolean', default: false },
         json: { type: 'string' },
         chart: { type: 'string' },
         model: { type: 'string' },
@@ -110,6 +112,7 @@ export const benchCommand: Command = {
           maxBudget: budget,
           logger,
           ownsTarget: false,
+          fixedBudget: values['fixed-budget'],
         });
         variants.push({ name: c.name, engine });
       }

@@ -49,8 +49,15 @@ describe('canopy() as Express middleware', () => {
   it('serves OpenAI chat under the mount path with plain decoding’s text', async () => {
     const client = new OpenAI({ baseURL: `${base}/llm/v1`, apiKey: 'unused', maxRetries: 0 });
     const messages = [{ role: 'user' as const, content: 'Say hi.' }];
-    const chat = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 24, temperature: 0 });
-    expect(chat.choices[0].message.content).toBe(await plainText(plain, plain.tokenizer.encodeChat(messages), 24, GREEDY));
+    const chat = await client.chat.completions.create({
+      model: 'tiny',
+      messages,
+      max_tokens: 24,
+      temperature: 0,
+    });
+    expect(chat.choices[0].message.content).toBe(
+      await plainText(plain, plain.tokenizer.encodeChat(messages), 24, GREEDY),
+    );
   });
 
   it('serves generate under the mount path even after the app’s JSON body parser read the body', async () => {
@@ -64,7 +71,9 @@ describe('canopy() as Express middleware', () => {
   it('shares one engine between its mounts, as its metrics show', async () => {
     await post(`${base}/again/v2/models/tiny/generate`, { text_input: 'Hi', max_tokens: 5 });
     const text = await (await fetch(`${base}/llm/metrics`)).text();
-    expect(metric(text, 'canopy_requests_total', { model: 'tiny', route: 'generate', outcome: 'ok' })).toBe(2);
+    expect(metric(text, 'canopy_requests_total', { model: 'tiny', route: 'generate', outcome: 'ok' })).toBe(
+      2,
+    );
   });
 
   it('leaves the app’s own routes and unknown paths to the app', async () => {
@@ -82,11 +91,16 @@ describe('canopy() as Express middleware', () => {
       error = e;
     }
     expect(isCanopyError(error, 'CANOPY_ERR_INVALID_CONFIG')).toBe(true);
-    expect((error as Error).message).toMatch(/canopy\(\) options: unknown key 'embedded\.modle' \(did you mean 'model'\?\)/);
+    expect((error as Error).message).toMatch(
+      /canopy\(\) options: unknown key 'embedded\.modle' \(did you mean 'model'\?\)/,
+    );
   });
 
   it('after close(), answers 503 CANOPY_ERR_SHUTTING_DOWN', async () => {
-    const other = canopy({ embedded: { model: tiny(), name: 'tiny' } }, { logger: pino({ level: 'silent' }) });
+    const other = canopy(
+      { embedded: { model: tiny(), name: 'tiny' } },
+      { logger: pino({ level: 'silent' }) },
+    );
     const app = express().use(other);
     const s = app.listen(0, '127.0.0.1');
     await new Promise((r) => s.once('listening', r));

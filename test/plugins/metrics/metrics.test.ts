@@ -9,11 +9,17 @@ describe('createMetrics', () => {
     m.observer.onStep?.('a', 1, 0, 2); // plain step: no draft
     m.observer.onStep?.('a', 8, 3, 4);
     m.observer.onStep?.('a', 4, 1, 6);
-    const stats = { ...emptyStats(), acceptedAtDepth: [2, 1, 1], acceptedByDrafter: { ngram: 4 }, draftedByDrafter: { ngram: 10 } };
+    const stats = {
+      ...emptyStats(),
+      acceptedAtDepth: [2, 1, 1],
+      acceptedByDrafter: { ngram: 4 },
+      draftedByDrafter: { ngram: 10 },
+    };
     m.observer.onRequest?.('a', stats);
     m.observer.onDrafterError?.('a', 'retrieval');
     const text = await m.render();
-    const at = (name: string, labels: Record<string, string> = {}) => metric(text, name, { model: 'a', ...labels });
+    const at = (name: string, labels: Record<string, string> = {}) =>
+      metric(text, name, { model: 'a', ...labels });
     expect(at('canopy_spec_decode_num_steps_total')).toBe(3);
     expect(at('canopy_spec_decode_num_drafts_total')).toBe(2);
     expect(at('canopy_spec_decode_num_draft_tokens_total')).toBe(7 + 3);
@@ -34,10 +40,18 @@ describe('createMetrics', () => {
     expect(metric(await m.render(), 'canopy_requests_in_flight', { route: 'generate' })).toBe(1);
     leave();
     leave();
-    m.recordRequest({ model: 'a', route: 'generate', outcome: 'cancelled', seconds: 0.2, completionTokens: 5 });
+    m.recordRequest({
+      model: 'a',
+      route: 'generate',
+      outcome: 'cancelled',
+      seconds: 0.2,
+      completionTokens: 5,
+    });
     const text = await m.render();
     expect(metric(text, 'canopy_requests_in_flight', { route: 'generate' })).toBe(0);
-    expect(metric(text, 'canopy_requests_total', { model: 'a', route: 'generate', outcome: 'cancelled' })).toBe(1);
+    expect(
+      metric(text, 'canopy_requests_total', { model: 'a', route: 'generate', outcome: 'cancelled' }),
+    ).toBe(1);
     expect(metric(text, 'canopy_generation_tokens_total', { model: 'a' })).toBe(5);
   });
 

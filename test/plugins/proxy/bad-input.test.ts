@@ -144,7 +144,7 @@ describe('bad input', () => {
     const openai = await refusal(
       await completions({ model: MODEL, prompt: 'a', canopy: { drafters: ['eagle9'] } }),
     );
-    expect(openai).toMatchObject({ code: 'CANOPY_ERR_UNKNOWN_DRAFTER', param: 'drafters' });
+    expect(openai).toMatchObject({ code: 'CANOPY_ERR_UNKNOWN_DRAFTER', param: 'canopy.drafters' });
     expect(await refusal(await generate({ text_input: 'a', parameters: { max_budget: 0 } }))).toMatchObject({
       code: 'CANOPY_ERR_BUDGET_OUT_OF_RANGE',
     });

@@ -33,7 +33,11 @@ function request(id: string, parameters: Record<string, unknown>, model = MODEL)
   const params = Object.fromEntries(
     Object.entries(parameters).map(([k, v]) => [
       k,
-      typeof v === 'boolean' ? { bool_param: v } : typeof v === 'number' ? { int64_param: v } : { string_param: v },
+      typeof v === 'boolean'
+        ? { bool_param: v }
+        : typeof v === 'number'
+          ? { int64_param: v }
+          : { string_param: v },
     ]),
   );
   return encodeInferRequest({
@@ -66,7 +70,10 @@ describe('gRPC without Triton', () => {
     expect(await client.modelReady(MODEL)).toBe(true);
     expect(await client.modelReady('nope')).toBe(false);
     expect((await client.serverMetadata()).name).toBe('canopy');
-    expect(await client.modelMetadata(MODEL)).toMatchObject({ name: MODEL, inputs: [{ name: 'text_input' }] });
+    expect(await client.modelMetadata(MODEL)).toMatchObject({
+      name: MODEL,
+      inputs: [{ name: 'text_input' }],
+    });
   });
 
   it('runs a text infer: text_output is plain decoding’s text, stats in the parameters', async () => {
@@ -87,7 +94,11 @@ describe('gRPC without Triton', () => {
 
   it('streams the pieces of a streaming request and answers a plain one once, on one stream', async () => {
     const { plain } = get();
-    const call = raw.makeBidiStreamRequest('/inference.GRPCInferenceService/ModelStreamInfer', identity, identity);
+    const call = raw.makeBidiStreamRequest(
+      '/inference.GRPCInferenceService/ModelStreamInfer',
+      identity,
+      identity,
+    );
     const messages: StreamMessage[] = [];
     call.on('data', (b: Buffer) => messages.push(decodeStreamResponse(b) as StreamMessage));
     const ended = new Promise<void>((resolve, reject) => {
@@ -103,7 +114,9 @@ describe('gRPC without Triton', () => {
     expect(a.length).toBeGreaterThan(1);
     expect(a.map(textOf).join('')).toBe(expected);
     expect(a.at(-1)!.infer_response!.parameters.triton_final_response.bool_param).toBe(true);
-    expect(a.slice(0, -1).every((m) => m.infer_response!.parameters.triton_final_response === undefined)).toBe(true);
+    expect(
+      a.slice(0, -1).every((m) => m.infer_response!.parameters.triton_final_response === undefined),
+    ).toBe(true);
     const b = messages.filter((m) => m.infer_response?.id === 'b');
     expect(b).toHaveLength(1);
     expect(textOf(b[0])).toBe(expected.slice(0, textOf(b[0]).length));
@@ -123,15 +136,23 @@ describe('gRPC without Triton', () => {
     expect(range.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(range.details).toContain('CANOPY_ERR_MAX_TOKENS_OUT_OF_RANGE');
     const config = await new Promise<grpc.ServiceError>((resolve) => {
-      raw.makeUnaryRequest('/inference.GRPCInferenceService/ModelConfig', identity, identity, Buffer.alloc(0), (e) =>
-        resolve(e!),
+      raw.makeUnaryRequest(
+        '/inference.GRPCInferenceService/ModelConfig',
+        identity,
+        identity,
+        Buffer.alloc(0),
+        (e) => resolve(e!),
       );
     });
     expect(config.code).toBe(grpc.status.UNIMPLEMENTED);
   });
 
   it('writes a failed request of a stream as an error message and goes on', async () => {
-    const call = raw.makeBidiStreamRequest('/inference.GRPCInferenceService/ModelStreamInfer', identity, identity);
+    const call = raw.makeBidiStreamRequest(
+      '/inference.GRPCInferenceService/ModelStreamInfer',
+      identity,
+      identity,
+    );
     const messages: StreamMessage[] = [];
     call.on('data', (b: Buffer) => messages.push(decodeStreamResponse(b) as StreamMessage));
     const ended = new Promise<void>((resolve) => call.on('end', resolve));
@@ -139,7 +160,9 @@ describe('gRPC without Triton', () => {
     call.write(request('good', { max_tokens: 4 }));
     call.end();
     await ended;
-    expect(messages.find((m) => m.error_message !== '')?.error_message).toContain('CANOPY_ERR_UNKNOWN_DRAFTER');
+    expect(messages.find((m) => m.error_message !== '')?.error_message).toContain(
+      'CANOPY_ERR_UNKNOWN_DRAFTER',
+    );
     expect(messages.some((m) => m.infer_response?.id === 'good')).toBe(true);
   });
 });

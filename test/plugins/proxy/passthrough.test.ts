@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCanopyError } from '../../../kernels/errors.js';
 import { loadConfig } from '../../../plugins/config/index.js';
 import { encodeInferRequest } from '../../../plugins/proxy/grpc-messages.js';
 import { type CanopyServer, startCanopyServer } from '../../../plugins/proxy/index.js';
@@ -35,10 +36,14 @@ function upstreamHttp(): Server {
       return res.writeHead(400).end(JSON.stringify({ error: "Request for unknown model: 'x' is not found" }));
     }
     if (req.url === '/v2/models/add_sub/infer') {
-      res.writeHead(200, { 'inference-header-content-length': '2', 'content-type': 'application/octet-stream' });
+      res.writeHead(200, {
+        'inference-header-content-length': '2',
+        'content-type': 'application/octet-stream',
+      });
       return res.end(BINARY);
     }
-    if (req.url === '/v2/models/broken/infer') return res.writeHead(400).end(JSON.stringify({ error: 'bad tensor' }));
+    if (req.url === '/v2/models/broken/infer')
+      return res.writeHead(400).end(JSON.stringify({ error: 'bad tensor' }));
     if (req.url === '/v2/slow') return setTimeout(() => res.writeHead(200).end(), 2_000);
     res.writeHead(200, { 'x-upstream': 'yes', 'content-type': 'application/json' });
     res.end(JSON.stringify({ answered: req.url }));
@@ -61,9 +66,14 @@ const grpcSeen: { metadata: grpc.Metadata; bytes: Buffer }[] = [];
 function upstreamGrpc(): grpc.Server {
   const server = new grpc.Server();
   server.addService(
-    { ServerLive: method('ServerLive'), ModelInfer: method('ModelInfer'), ModelStreamInfer: method('ModelStreamInfer', true) },
     {
-      ServerLive: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from([8, 1])),
+      ServerLive: method('ServerLive'),
+      ModelInfer: method('ModelInfer'),
+      ModelStreamInfer: method('ModelStreamInfer', true),
+    },
+    {
+      ServerLive: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+        cb(null, Buffer.from([8, 1])),
       ModelInfer: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         grpcSeen.push({ metadata: call.metadata, bytes: call.request });
         if (call.metadata.get('x-fail').length > 0) {
@@ -93,7 +103,9 @@ beforeAll(async () => {
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   rpc = upstreamGrpc();
   grpcPort = await new Promise<number>((resolve, reject) =>
-    rpc.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    rpc.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+      e ? reject(e) : resolve(p),
+    ),
   );
   const config = loadConfig({
     file: false,
@@ -165,11 +177,16 @@ describe('HTTP pass-through', () => {
 describe('gRPC pass-through', () => {
   const unary = (path: string, bytes: Buffer, metadata = new grpc.Metadata()) =>
     new Promise<{ error: grpc.ServiceError | null; value?: Buffer }>((resolve) => {
-      client.makeUnaryRequest(path, identity, identity, bytes, metadata, (error, value) => resolve({ error, value }));
+      client.makeUnaryRequest(path, identity, identity, bytes, metadata, (error, value) =>
+        resolve({ error, value }),
+      );
     });
 
   it('forwards raw messages and metadata, unknown fields included', async () => {
-    const known = encodeInferRequest({ model_name: 'add_sub', inputs: [{ name: 'a', datatype: 'INT32', shape: [1] }] });
+    const known = encodeInferRequest({
+      model_name: 'add_sub',
+      inputs: [{ name: 'a', datatype: 'INT32', shape: [1] }],
+    });
     // Field 99, varint 7: a field canopy's proto does not declare.
     const bytes = Buffer.concat([known, Buffer.from([0x98, 0x06, 0x07])]);
     const metadata = new grpc.Metadata();
@@ -179,7 +196,9 @@ describe('gRPC pass-through', () => {
     expect(value).toEqual(Buffer.concat([Buffer.from('echo:'), bytes]));
     expect(grpcSeen.at(-1)!.bytes).toEqual(bytes);
     expect(grpcSeen.at(-1)!.metadata.get('x-client')).toEqual(['c2']);
-    expect((await unary('/inference.GRPCInferenceService/ServerLive', Buffer.alloc(0))).value).toEqual(Buffer.from([8, 1]));
+    expect((await unary('/inference.GRPCInferenceService/ServerLive', Buffer.alloc(0))).value).toEqual(
+      Buffer.from([8, 1]),
+    );
   });
 
   it('returns the upstream’s status, details and trailers', async () => {
@@ -195,7 +214,11 @@ describe('gRPC pass-through', () => {
   });
 
   it('pipes ModelStreamInfer both ways in order', async () => {
-    const call = client.makeBidiStreamRequest('/inference.GRPCInferenceService/ModelStreamInfer', identity, identity);
+    const call = client.makeBidiStreamRequest(
+      '/inference.GRPCInferenceService/ModelStreamInfer',
+      identity,
+      identity,
+    );
     const got: Buffer[] = [];
     call.on('data', (b: Buffer) => got.push(b));
     const ended = new Promise<void>((resolve, reject) => {
@@ -226,6 +249,37 @@ describe('an upstream that is down', () => {
       expect(typeof body.error).toBe('string');
     } finally {
       await lonely.close(0);
+    }
+  });
+});
+
+describe('a Triton model whose canopy parameter is broken', () => {
+  it('stops canopy from starting, naming the model and the key', async () => {
+    const upstream = createServer((req, res) => {
+      if (req.url === '/v2/repository/index') {
+        return res.end(JSON.stringify([{ name: 'llm', version: '1', state: 'READY', reason: '' }]));
+      }
+      res.end(JSON.stringify({ name: 'llm', parameters: { canopy: { string_value: '{"maxBudgte": 8}' } } }));
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    try {
+      const config = loadConfig({
+        file: false,
+        env: {},
+        overrides: {
+          server: { port: 0 },
+          upstream: { http: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` },
+        },
+      });
+      const error = await startCanopyServer(config, { logger: pino({ level: 'silent' }) }).catch(
+        (e: unknown) => e,
+      );
+      expect(isCanopyError(error, 'CANOPY_ERR_INVALID_CONFIG')).toBe(true);
+      expect((error as Error).message).toMatch(
+        /Triton model 'llm' config parameter 'canopy': unknown key 'maxBudgte' \(did you mean 'maxBudget'\?\)/,
+      );
+    } finally {
+      await new Promise((r) => upstream.close(r));
     }
   });
 });

@@ -47,7 +47,10 @@ function writeRepository(repo: string): void {
   });
   const file = join(repo, 'canopy_lm', 'config.pbtxt');
   const entry = `  { key: "canopy", value: { string_value: ${JSON.stringify(PARAMETER)} } },\n`;
-  writeFileSync(file, readFileSync(file, 'utf8').replace(/parameters\s*\[\s*\n/, (m) => `${m}${entry}`));
+  writeFileSync(
+    file,
+    readFileSync(file, 'utf8').replace(/parameters\s*\[\s*\n/, (m) => `${m}${entry}`),
+  );
   cpSync(join(HERE, 'triton-repository', 'add_sub'), join(repo, 'add_sub'), { recursive: true });
 }
 
@@ -56,7 +59,9 @@ function python(): string {
   const probe = spawnSync(bin, ['-c', 'import tritonclient.grpc, tritonclient.http']);
   if (probe.status !== 0) {
     const requirements = join(ROOT, 'test', 'models', 'triton', 'requirements.txt');
-    const install = spawnSync(bin, ['-m', 'pip', 'install', '--quiet', '-r', requirements], { encoding: 'utf8' });
+    const install = spawnSync(bin, ['-m', 'pip', 'install', '--quiet', '-r', requirements], {
+      encoding: 'utf8',
+    });
     if (install.status !== 0) throw new Error(`cannot install tritonclient: ${install.stderr}`);
   }
   return bin;
@@ -87,7 +92,11 @@ describe.runIf(ENABLED)('canopy before a real Triton server', () => {
     });
     canopy = await startCanopyServer(config, { logger: pino({ level: 'silent' }) });
     // The reference: plain decoding on Triton directly, not through canopy.
-    direct = await openModelHost({ model: MODEL, target: { kind: 'triton', url: triton.http }, drafters: [] });
+    direct = await openModelHost({
+      model: MODEL,
+      target: { kind: 'triton', url: triton.http },
+      drafters: [],
+    });
   });
 
   afterAll(async () => {
@@ -105,18 +114,25 @@ describe.runIf(ENABLED)('canopy before a real Triton server', () => {
   it('enables speculation from the model config parameter alone: stats in the answer and in /metrics', async () => {
     const models = await json(await fetch(`${canopy.http}/v1/models`));
     expect(models.data.map((m: { id: string }) => m.id)).toContain('canopy_lm');
-    const res = await post(`${canopy.http}/v2/models/canopy_lm/generate`, { text_input: PROMPT, max_tokens: 40 });
+    const res = await post(`${canopy.http}/v2/models/canopy_lm/generate`, {
+      text_input: PROMPT,
+      max_tokens: 40,
+    });
     expect(res.status).toBe(200);
     const body = await json(res);
     expect(body.text_output).toBe(await expected(40));
     expect(body.canopy.steps).toBeGreaterThan(0);
     expect(body.canopy.meanBudget).toBeLessThanOrEqual(16);
-    expect(Object.keys(body.canopy.acceptedByDrafter).every((d) => ['ngram', 'recycling'].includes(d))).toBe(true);
-    const metrics = await (await fetch(`${canopy.http}/metrics`)).text();
-    expect(metric(metrics, 'canopy_spec_decode_num_steps_total', { model: 'canopy_lm' })).toBeGreaterThanOrEqual(
-      body.canopy.steps,
+    expect(Object.keys(body.canopy.acceptedByDrafter).every((d) => ['ngram', 'recycling'].includes(d))).toBe(
+      true,
     );
-    expect(metric(metrics, 'canopy_requests_total', { model: 'canopy_lm', route: 'generate', outcome: 'ok' })).toBe(1);
+    const metrics = await (await fetch(`${canopy.http}/metrics`)).text();
+    expect(
+      metric(metrics, 'canopy_spec_decode_num_steps_total', { model: 'canopy_lm' }),
+    ).toBeGreaterThanOrEqual(body.canopy.steps);
+    expect(
+      metric(metrics, 'canopy_requests_total', { model: 'canopy_lm', route: 'generate', outcome: 'ok' }),
+    ).toBe(1);
   });
 
   it('tritonclient over HTTP and gRPC: pass-through equals Triton directly, text infers equal plain decoding', async () => {
@@ -148,7 +164,12 @@ describe.runIf(ENABLED)('canopy before a real Triton server', () => {
     const client = new OpenAI({ baseURL: `${canopy.http}/v1`, apiKey: 'unused', maxRetries: 0 });
     const messages = [{ role: 'user' as const, content: 'Count to five.' }];
     const reference = await plainText(direct, direct.tokenizer.encodeChat(messages), 32, GREEDY);
-    const chat = await client.chat.completions.create({ model: 'canopy_lm', messages, max_tokens: 32, temperature: 0 });
+    const chat = await client.chat.completions.create({
+      model: 'canopy_lm',
+      messages,
+      max_tokens: 32,
+      temperature: 0,
+    });
     expect(chat.choices[0].message.content).toBe(reference);
     const stream = await client.chat.completions.create({
       model: 'canopy_lm',
@@ -177,7 +198,9 @@ describe.runIf(ENABLED)('canopy before a real Triton server', () => {
           root = chosen[0];
         }
         await session.close();
-        expect(direct.tokenizer.decode(tokens)).toBe((await expected(8)).slice(0, direct.tokenizer.decode(tokens).length));
+        expect(direct.tokenizer.decode(tokens)).toBe(
+          (await expected(8)).slice(0, direct.tokenizer.decode(tokens).length),
+        );
       } finally {
         await target.dispose();
       }
@@ -186,7 +209,10 @@ describe.runIf(ENABLED)('canopy before a real Triton server', () => {
 
   it('answers 502/503 with the upstream’s message once Triton is gone', async () => {
     await stopTritonServer({ runDir: join(base, 'run') });
-    const res = await post(`${canopy.http}/v2/models/canopy_lm/generate`, { text_input: PROMPT, max_tokens: 4 });
+    const res = await post(`${canopy.http}/v2/models/canopy_lm/generate`, {
+      text_input: PROMPT,
+      max_tokens: 4,
+    });
     expect([502, 503]).toContain(res.status);
     const body = await json(res);
     expect(body.code).toMatch(/^CANOPY_ERR_UPSTREAM_/);

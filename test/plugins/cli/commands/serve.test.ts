@@ -46,8 +46,12 @@ describe('canopy serve', () => {
     const reader = stream.body!.getReader();
     let text = new TextDecoder().decode((await reader.read()).value);
     process.emit('SIGTERM');
-    for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
-    expect(JSON.parse(sseData(text).at(-1)!)).toMatchObject({ finish_reason: 'length', canopy: { completionTokens: 200 } });
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      text += new TextDecoder().decode(r.value);
+    expect(JSON.parse(sseData(text).at(-1)!)).toMatchObject({
+      finish_reason: 'length',
+      canopy: { completionTokens: 200 },
+    });
     expect(await exit).toBe(0);
     await expect(fetch(`${http}/v2/health/ready`)).rejects.toThrow();
   });
@@ -60,7 +64,9 @@ describe('canopy serve', () => {
     writeFileSync(file, JSON.stringify({ embedded: {}, server: { hots: '0.0.0.0' } }));
     err = [];
     expect(await main(['serve', '--config', file])).toBe(1);
-    expect(err.join('\n')).toMatch(/canopy serve: .*canopy\.config\.json: unknown key 'server\.hots' \(did you mean 'host'\?\).*\[CANOPY_ERR_INVALID_CONFIG\]/);
+    expect(err.join('\n')).toMatch(
+      /canopy serve: .*canopy\.config\.json: unknown key 'server\.hots' \(did you mean 'host'\?\).*\[CANOPY_ERR_INVALID_CONFIG\]/,
+    );
 
     err = [];
     expect(await main(['serve', '--config', join(dir, 'absent.yaml'), '--embedded'])).toBe(1);

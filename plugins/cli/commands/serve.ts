@@ -34,6 +34,8 @@ Triton unchanged. Prints {"http", "grpc"} once listening. See docs/serving.md.
   --drafters none|LIST   default drafters of every model (default ngram,recycling,retrieval)
   --budget N             default largest verify tree (default 64)
   --log-level LEVEL      fatal, error, warn, info (default), debug, trace, silent
+  --no-warmup            skip the warm-up generation (embedded: one chat request through
+                         the server itself, printed on stderr, before it reports ready)
 
 Flags win over CANOPY_* environment variables, which win over the file.`;
 
@@ -73,6 +75,46 @@ async function ensureDefaultModel(config: CanopyConfig): Promise<void> {
   }
 }
 
+const WARMUP_PROMPT = 'What is the capital of France?';
+
+/**
+ * One chat request through the running server before it reports ready: the
+ * first onnxruntime pass is slow, and an operator sees at once that the model
+ * answers sensibly. A failure is reported, not fatal.
+ */
+async function warmUp(http: string): Promise<void> {
+  try {
+    const models = (await (await fetch(`${http}/v1/models`)).json()) as { data?: { id: string }[] };
+    const model = models.data?.[0]?.id;
+    if (model === undefined) throw new Error('the server lists no model');
+    const res = await fetch(`${http}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model,
+        messages: [{ role: 'user', content: WARMUP_PROMPT }],
+        max_tokens: 32,
+        temperature: 0,
+      }),
+    });
+    const body = (await res.json()) as {
+      choices?: { message?: { content?: string } }[];
+      canopy?: { tau?: number };
+      error?: unknown;
+    };
+    const answer = body.choices?.[0]?.message?.content;
+    if (!res.ok || answer === undefined) throw new Error(JSON.stringify(body.error ?? body));
+    const tau = body.canopy?.tau === undefined ? '' : ` (τ ${body.canopy.tau})`;
+    console.error(
+      `canopy serve: warm-up: ${JSON.stringify(WARMUP_PROMPT)} → ${JSON.stringify(answer.trim())}${tau}`,
+    );
+  } catch (error) {
+    console.error(
+      `canopy serve: warm-up request failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}
+
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve Triton/OpenAI APIs with speculative decoding (proxy before Triton, or embedded)',
@@ -91,6 +133,7 @@ export const serveCommand: Command = {
         drafters: { type: 'string' },
         budget: { type: 'string' },
         'log-level': { type: 'string' },
+        'no-warmup': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -106,6 +149,7 @@ export const serveCommand: Command = {
     await ensureDefaultModel(config);
     const logger = pino({ level: config.log.level }, pino.destination(2));
     const server = await startCanopyServer(config, { logger });
+    if (config.embedded && !values['no-warmup']) await warmUp(server.http);
     console.log(JSON.stringify({ http: server.http, grpc: server.grpc ?? null }));
 
     let onSignal: ((signal: NodeJS.Signals) => void) | undefined;

@@ -33,9 +33,10 @@ export interface SetRecord {
   /** Verified draft nodes where the set's token was known, and how many the target agreed with. */
   nodes: number;
   hits: number;
-  /** Steps drafted with the set, and their summed net gain in ms (negative: a loss). */
+  /** Timed steps drafted with the set: how many, the tokens they emitted and the ms they took. */
   steps: number;
-  gainMs: number;
+  tokens: number;
+  ms: number;
 }
 
 /** Scores a set from its predicted agreement and its size (higher is better). */
@@ -97,7 +98,7 @@ export class SkipSetSearch {
     const key = setKey(skip);
     let r = this.#records.get(key);
     if (!r) {
-      r = { skip: Object.freeze([...skip]), key, nodes: 0, hits: 0, steps: 0, gainMs: 0 };
+      r = { skip: Object.freeze([...skip]), key, nodes: 0, hits: 0, steps: 0, tokens: 0, ms: 0 };
       this.#records.set(key, r);
     }
     return r;

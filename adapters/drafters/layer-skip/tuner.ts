@@ -3,16 +3,17 @@
  * the model: which blocks to skip (the incumbent), the search for better
  * ones, the measured costs, and the gate that decides whether a step drafts.
  *
- * The gate compares every drafted step with the *baseline rate*: tokens per
- * ms of the steps this drafter sat out (plain decoding when it drafts alone,
- * the other drafters' fusion otherwise). A drafted step that emitted E tokens
- * in T ms gained E / baseline − T ms. A set *pays* when its mean gain is
- * positive. Exploring (trying candidate sets, re-checking a set that does not
+ * The gate compares drafted steps with the *baseline rate* (baseline.ts):
+ * tokens per ms of the steps this drafter sat out. A drafted step that
+ * emitted E tokens in T ms gained E / baseline − T ms; a set *pays* when the
+ * gain of its recent steps, against the current baseline, clears a small
+ * margin of their time. Exploring (trying candidate sets, re-checking a set that does not
  * pay) may lose at most `maxRegret` of all the wall time the model's requests
  * took, plus a small warm-up allowance: so on a model and machine where
  * layer skipping never pays, it costs a bounded, small share of the time,
  * and a set that pays opens the gate by itself.
  */
+import { Baseline, Mean } from './baseline.js';
 import { Confidence, chainRate, PassCost } from './economics.js';
 import type { LayerSkipOptions } from './options.js';
 import { agreementOf, priorSet, type SetRecord, SkipSetSearch, searchSpace } from './search.js';
@@ -73,23 +74,15 @@ export interface LayerSkipReport {
   readonly sets: readonly SetReport[];
 }
 
-/** A step without drafting at least this often, so the baseline stays measured. */
-const CONTROL_EVERY = 32;
-/** Drafted steps' worth of loss allowed before any time has been seen. */
-const WARMUP_STEPS = 8;
-/** Drafted steps before a set's measured gain is trusted. */
-const MIN_STEPS = 4;
-/** Forgetting: a set's step counts are halved past this. */
+/** Tokens' worth of loss allowed before any time has been seen. */
+const WARMUP_TOKENS = 8;
+/** Timed drafted steps before a set's measured gain is trusted, and the margins it must clear. */
+const MIN_STEPS = 8;
+const PAY_MARGIN = 0.03;
+/** Beyond this margin drafting "clearly pays": the baseline is re-measured less often. */
+const CLEAR_MARGIN = 0.1;
+/** Forgetting: a set's step sums are halved past this many steps. */
 const MAX_STEPS = 256;
-
-class Mean {
-  value = Number.NaN;
-  count = 0;
-  add(x: number): void {
-    this.count++;
-    this.value = this.count === 1 ? x : this.value + (x - this.value) / Math.min(this.count, 20);
-  }
-}
 
 export class LayerSkipTuner {
   readonly numLayers: number;
@@ -104,10 +97,8 @@ export class LayerSkipTuner {
   /** Nodes and steps the candidate has been judged on in this round. */
   #roundNodes = 0;
   #roundSteps = 0;
-  readonly #restPlain = new Mean();
-  readonly #tokensPlain = new Mean();
-  readonly #restDraft = new Mean();
-  #sincePlain = Number.POSITIVE_INFINITY;
+  readonly #baseline = new Baseline();
+  readonly #restDraft = new Mean(20);
   #seenMs = 0;
   #netGainMs = 0;
   #steps = 0;
@@ -133,9 +124,9 @@ export class LayerSkipTuner {
     if (this.#options.gate === 'always') {
       return explore ? this.#plan('explore', explore) : this.#plan('exploit', this.#incumbent);
     }
-    if (this.#sincePlain >= CONTROL_EVERY) return null;
-    const tokenMs = this.tokenMs();
-    const allowance = this.#netGainMs + this.#options.maxRegret * this.#seenMs + WARMUP_STEPS * tokenMs;
+    if (this.#baseline.due(!explore && this.#pays(this.#incumbent, CLEAR_MARGIN))) return null;
+    const tokenMs = this.#baseline.tokenMs;
+    const allowance = this.#netGainMs + this.#options.maxRegret * this.#seenMs + WARMUP_TOKENS * tokenMs;
     if (explore && allowance > 0) return this.#plan('explore', explore);
     if (this.#pays(this.#incumbent)) return this.#plan('exploit', this.#incumbent);
     if (allowance > 0) return this.#plan('probe', this.#incumbent);
@@ -145,9 +136,7 @@ export class LayerSkipTuner {
   /** A step this drafter sat out: `restMs` from the end of its (empty) proposal to the feedback. */
   recordPlain(restMs: number, emitted: number): void {
     this.#seenMs += restMs;
-    this.#restPlain.add(restMs);
-    this.#tokensPlain.add(emitted);
-    this.#sincePlain = 0;
+    this.#baseline.record(restMs, emitted);
   }
 
   /** One scratch pass of a step planned by `plan`. */
@@ -160,29 +149,30 @@ export class LayerSkipTuner {
     const total = plan.timed ? step.draftMs + step.restMs : step.restMs;
     this.#seenMs += total;
     this.#drafted++;
-    this.#sincePlain++;
+    this.#baseline.skipped();
     this.#restDraft.add(step.restMs);
-    const tokenMs = this.tokenMs();
+    const tokenMs = this.#baseline.tokenMs;
     const gain = Number.isNaN(tokenMs) || !plan.timed ? 0 : step.emitted * tokenMs - total;
     this.#netGainMs += gain;
     const r = plan.record;
-    if (r.steps >= MAX_STEPS) {
-      r.steps /= 2;
-      r.gainMs /= 2;
+    if (plan.timed) {
+      if (r.steps >= MAX_STEPS) {
+        r.steps /= 2;
+        r.tokens /= 2;
+        r.ms /= 2;
+      }
+      r.steps++;
+      r.tokens += step.emitted;
+      r.ms += total;
     }
-    r.steps++;
-    r.gainMs += gain;
     r.nodes += step.nodes;
     r.hits += step.hits;
     if (plan.kind === 'explore' && r === this.#candidate) {
       this.#roundNodes += step.nodes;
       this.#advance();
+    } else {
+      this.#preferPaying();
     }
-  }
-
-  /** Milliseconds per token at the baseline rate; NaN until a step without drafting was seen. */
-  tokenMs(): number {
-    return this.#restPlain.value / Math.max(1, this.#tokensPlain.value);
   }
 
   /**
@@ -190,7 +180,7 @@ export class LayerSkipTuner {
    * pass costs `passMs`, and the path's tokens are worth `tokenMs` each.
    */
   stopThreshold(skip: readonly number[]): number {
-    const ratio = this.passCost.estimate(this.numLayers - skip.length) / this.tokenMs();
+    const ratio = this.passCost.estimate(this.numLayers - skip.length) / this.#baseline.tokenMs;
     return Number.isNaN(ratio) ? this.#options.stopBelow : Math.max(this.#options.stopBelow, ratio);
   }
 
@@ -205,7 +195,7 @@ export class LayerSkipTuner {
         agreement: agreementOf(r),
         nodes: r.nodes,
         steps: r.steps,
-        gainPerStepMs: r.steps > 0 ? r.gainMs / r.steps : 0,
+        gainPerStepMs: r.steps > 0 ? this.#gain(r) / r.steps : 0,
       }));
     return {
       skipLayers: this.#incumbent.skip,
@@ -217,8 +207,8 @@ export class LayerSkipTuner {
       netGainMs: this.#netGainMs,
       seenMs: this.#seenMs,
       passMs: this.passCost.estimate(this.numLayers - this.#incumbent.skip.length),
-      restMs: this.#restPlain.value,
-      tokenMs: this.tokenMs(),
+      restMs: this.#baseline.restMs,
+      tokenMs: this.#baseline.tokenMs,
       sets,
     };
   }
@@ -227,13 +217,19 @@ export class LayerSkipTuner {
     return { kind, skip: record.skip, record, timed: this.#timed };
   }
 
-  #pays(r: SetRecord): boolean {
-    return r.steps >= MIN_STEPS && r.gainMs > 0;
+  /** Net ms the set's steps gained against the current baseline (NaN before a baseline). */
+  #gain(r: SetRecord): number {
+    return r.tokens * this.#baseline.tokenMs - r.ms;
+  }
+
+  /** Whether drafting with `r` beats the current baseline rate by `margin`. */
+  #pays(r: SetRecord, margin = PAY_MARGIN): boolean {
+    return r.steps >= MIN_STEPS && this.#gain(r) > margin * r.ms;
   }
 
   /** Predicted tokens/ms of drafting with a set of this agreement and size. */
   #score(): (alpha: number, skipped: number) => number {
-    const rest = Number.isNaN(this.#restDraft.value) ? this.#restPlain.value : this.#restDraft.value;
+    const rest = Number.isNaN(this.#restDraft.value) ? this.#baseline.restMs : this.#restDraft.value;
     const restMs = Number.isNaN(rest) ? 1 : rest;
     const depth = this.#options.maxDepth;
     return (alpha, skipped) => {
@@ -242,6 +238,19 @@ export class LayerSkipTuner {
       if (Number.isNaN(passMs)) passMs = (restMs * blocks) / this.numLayers;
       return chainRate(alpha, passMs, restMs, depth).rate;
     };
+  }
+
+  /**
+   * Measured gains outrank the model: the set that pays best (if any) becomes
+   * the incumbent. Drafting with it measures it further, so a set that only
+   * looked good on a lucky streak soon stops paying and loses the place.
+   */
+  #preferPaying(): void {
+    let best: SetRecord | undefined;
+    for (const r of this.#search.records) {
+      if (this.#pays(r) && (!best || this.#gain(r) / r.ms > this.#gain(best) / best.ms)) best = r;
+    }
+    if (best) this.#incumbent = best;
   }
 
   /** After a step judging the candidate: once judged, refit, pick the incumbent and the next candidate. */
@@ -253,6 +262,7 @@ export class LayerSkipTuner {
     this.#search.refit();
     const score = this.#score();
     this.#incumbent = this.#search.best(score, need) ?? this.#incumbent;
+    this.#preferPaying();
     this.#rounds++;
     this.#roundNodes = 0;
     this.#roundSteps = 0;

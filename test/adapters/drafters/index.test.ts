@@ -9,10 +9,10 @@ import { createDrafterRegistry } from '../../../engine/registry.js';
 import { describeDrafterConformance } from './conformance.js';
 
 describe('builtinDrafters', () => {
-  it('registers ngram, recycling, retrieval and layer-skip in a fresh registry', () => {
+  it('registers ngram, recycling, retrieval, layer-skip and eagle in a fresh registry', () => {
     const registry = createDrafterRegistry(builtinDrafters);
     expect(registry.names()).toEqual(
-      expect.arrayContaining(['ngram', 'recycling', 'retrieval', 'layer-skip']),
+      expect.arrayContaining(['ngram', 'recycling', 'retrieval', 'layer-skip', 'eagle']),
     );
   });
 });

@@ -1,0 +1,133 @@
+/**
+ * `canopy generate` and `canopy bench` on the tiny model: JSON output, the
+ * same tokens with and without drafters, and flag errors with stable codes
+ * before any model work.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../../../plugins/cli/main.js';
+import { useTinyModel } from '../../../adapters/targets/embedded/tiny-model.js';
+
+const tinyDir = useTinyModel();
+let out: string[];
+let err: string[];
+beforeEach(() => {
+  out = [];
+  err = [];
+  vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+  vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => void out.push(String(s)) ?? true);
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => void err.push(String(s)) ?? true);
+});
+afterEach(() => vi.restoreAllMocks());
+
+async function generateJson(...flags: string[]) {
+  const code = await main(['generate', '--model', tinyDir(), '--json', '--max-new-tokens', '24', ...flags]);
+  expect(code, err.join('\n')).toBe(0);
+  return JSON.parse(out.join('')) as {
+    text: string;
+    tokens: number[];
+    stats: { steps: number; tau: number; tokensPerSecond: number };
+  };
+}
+
+describe('canopy generate', () => {
+  it('prints text, token ids and stats as JSON, and speculation changes nothing but speed', async () => {
+    const prompt = ['--prompt', 'one two three one two three one two'];
+    const plain = await generateJson(...prompt, '--drafters', 'none');
+    out = [];
+    const spec = await generateJson(...prompt, '--drafters', 'ngram,recycling');
+    expect(plain.tokens.length).toBe(24);
+    expect(spec.tokens).toEqual(plain.tokens);
+    expect(spec.text).toBe(plain.text);
+    expect(plain.stats.steps).toBe(24);
+    expect(plain.stats.tau).toBe(1);
+    expect(spec.stats.steps).toBeLessThanOrEqual(plain.stats.steps);
+    expect(spec.stats.tokensPerSecond).toBeGreaterThan(0);
+  });
+
+  it('draws the same tokens for the same seed, with and without speculation', async () => {
+    const flags = ['--prompt', 'hello there', '--temperature', '0.8', '--top-p', '0.95', '--seed', '42'];
+    const plain = await generateJson(...flags, '--drafters', 'none');
+    out = [];
+    const spec = await generateJson(...flags);
+    expect(spec.tokens).toEqual(plain.tokens);
+  });
+
+  it.each([
+    [['--drafters', 'nope'], 'CANOPY_ERR_UNKNOWN_DRAFTER'],
+    [['--drafters', 'ngram,,recycling'], 'CANOPY_ERR_UNKNOWN_DRAFTER'],
+    [['--budget', '0'], 'CANOPY_ERR_BUDGET_OUT_OF_RANGE'],
+    [['--budget', '9999'], 'CANOPY_ERR_BUDGET_OUT_OF_RANGE'],
+    [['--budget', 'lots'], 'CANOPY_ERR_INVALID_ARGUMENT'],
+    [['--seed', '1.5'], 'CANOPY_ERR_INVALID_SAMPLING'],
+    [['--seed=-3'], 'CANOPY_ERR_INVALID_SAMPLING'],
+    [['--temperature=-1'], 'CANOPY_ERR_INVALID_SAMPLING'],
+    [['--top-p', '0'], 'CANOPY_ERR_INVALID_SAMPLING'],
+    [['--max-new-tokens', '0'], 'CANOPY_ERR_MAX_TOKENS_OUT_OF_RANGE'],
+  ])('refuses %j with %s', async (flags, code) => {
+    expect(await main(['generate', '--model', tinyDir(), '--prompt', 'hi', ...flags])).toBe(1);
+    expect(err.join('\n')).toContain(`[${code}]`);
+  });
+
+  it('says which command prepares a missing model', async () => {
+    expect(await main(['generate', '--model', 'not-prepared-anywhere', '--prompt', 'hi'])).toBe(1);
+    expect(err.join('\n')).toMatch(/prepare-model.*\[CANOPY_ERR_MODEL_NOT_PREPARED\]/);
+  });
+
+  it('rejects unknown flags with usage advice', async () => {
+    expect(await main(['generate', '--promt', 'hi'])).toBe(2);
+    expect(err.join('\n')).toContain('CANOPY_ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('canopy bench', () => {
+  it('compares plain and speculative decoding on a dataset and writes the report', async () => {
+    const dir = tinyDir();
+    const dataset = join(dir, '..', 'bench.jsonl');
+    const rows = [
+      { question_id: 1, category: 'writing', turns: ['one two three one two three', 'again please'] },
+      { question_id: 2, category: 'qa', turns: ['a b c a b c a b'] },
+      { question_id: 3, category: 'qa', turns: ['hello hello hello'] },
+    ];
+    writeFileSync(dataset, rows.map((r) => JSON.stringify(r)).join('\n'));
+    const json = join(dir, '..', 'bench.json');
+    const chart = join(dir, '..', 'bench.svg');
+    const code = await main([
+      'bench',
+      '--model',
+      dir,
+      '--dataset',
+      dataset,
+      '--per-category',
+      '2',
+      '--max-new-tokens',
+      '16',
+      '--compare',
+      '--json',
+      json,
+      '--chart',
+      chart,
+    ]);
+    expect(code, err.join('\n')).toBe(0);
+    const report = JSON.parse((await import('node:fs')).readFileSync(json, 'utf8'));
+    expect(Object.keys(report.categories).sort()).toEqual(['mt_bench', 'qa']);
+    expect(report.overall.exactMatch).toBe(1);
+    expect(report.overall.prompts).toBe(3);
+    for (const key of [
+      'tau',
+      'speedup',
+      'tokensPerSecond',
+      'baselineTokensPerSecond',
+      'draftOverheadShare',
+    ]) {
+      expect(report.overall[key], key).toBeTypeOf('number');
+    }
+    expect(Object.keys(report.variants).sort()).toEqual(['fusion', 'ngram', 'recycling', 'retrieval']);
+    expect(report.settings.subset).toMatch(/2 per category/);
+    expect(report.machine.cores).toBeGreaterThan(0);
+    expect((await import('node:fs')).readFileSync(chart, 'utf8')).toMatch(/^<svg/);
+    expect(out.join('\n')).toMatch(/== fusion/);
+  });
+});

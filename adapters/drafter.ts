@@ -11,7 +11,7 @@
  * "No draft" (null) is a valid answer, never an error.
  */
 import type { TokenTree } from '../kernels/tree.js';
-import type { PassResult, TargetInfo, TargetSession } from './target.js';
+import type { PassResult, PromptTopK, TargetInfo, TargetSession } from './target.js';
 
 /** What a drafter can do and what it needs, as data. */
 export interface DrafterCapabilities {
@@ -67,6 +67,8 @@ export interface DrafterSession {
 
 export interface DrafterOpenRequest {
   readonly prompt: Int32Array;
+  /** The target's top-k after each prompt token, when the target computed it at prefill. */
+  readonly promptTopK?: PromptTopK;
   /** Present when the drafter declared needsTarget. */
   readonly target?: TargetSession;
 }

@@ -71,6 +71,8 @@ export interface PassResult {
 export interface TargetSession {
   /** Committed tokens known to the target, root included. */
   readonly length: number;
+  /** Present when `OpenOptions.promptTopK` was asked and the target supports it. */
+  readonly promptTopK?: PromptTopK;
   /**
    * Verify pass: runs the whole tree in one forward pass with tree attention.
    * The KV entries of every node are held until `accept` says which to keep.
@@ -99,7 +101,22 @@ export interface TargetSession {
 
 export interface OpenOptions {
   readonly sampling: SamplingParams;
+  /**
+   * Also return the top-k next tokens after every prompt position (drafters
+   * such as Token Recycling learn from the prompt). Costs the LM head over
+   * the prompt during prefill. Targets may ignore it (then `promptTopK` is absent).
+   */
+  readonly promptTopK?: number;
   readonly signal?: AbortSignal;
+}
+
+/** Top-k after each prompt token but the root: row i follows prompt[i]. */
+export interface PromptTopK {
+  readonly k: number;
+  /** [(promptLength - 1) * k] best first. */
+  readonly ids: Int32Array;
+  /** [(promptLength - 1) * k] natural-log probabilities. */
+  readonly logprobs: Float32Array;
 }
 
 export interface Target {

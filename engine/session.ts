@@ -34,8 +34,19 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
   const { target, log } = rt;
   const prompt = req.prompt;
   if (prompt.length === 0) throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'the prompt has no tokens');
+  const chosenDrafters = req.speculate
+    ? rt.drafters.filter((d) => req.drafters === undefined || req.drafters.includes(d.name))
+    : [];
+  const topK = Math.min(
+    target.info.capabilities.maxTopK,
+    Math.max(0, ...chosenDrafters.map((d) => d.factory.capabilities.needsTopK)),
+  );
   // The target refuses a prompt that cannot fit (CANOPY_ERR_PROMPT_TOO_LONG) before anything is allocated.
-  let session: TargetSession = await target.open(prompt, { sampling: req.sampling, signal: req.signal });
+  let session: TargetSession = await target.open(prompt, {
+    sampling: req.sampling,
+    promptTopK: topK > 0 ? topK : undefined,
+    signal: req.signal,
+  });
   stats.prefillMs = now() - started;
   const capacity = Math.max(
     prompt.length,
@@ -51,14 +62,14 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
   const stop = rt.createStopMatcher?.(req.stop ?? []);
 
   try {
-    for (const d of req.speculate ? rt.drafters : []) {
-      if (req.drafters && !req.drafters.includes(d.name)) continue;
+    for (const d of chosenDrafters) {
       try {
         drafters.push({
           name: d.name,
           source: d.source,
           session: d.factory.open({
             prompt,
+            promptTopK: session.promptTopK,
             target: d.factory.capabilities.needsTarget ? session : undefined,
           }),
           failed: false,
@@ -67,10 +78,6 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         drafterFailed(rt, stats, d.name, error);
       }
     }
-    const topK = Math.min(
-      target.info.capabilities.maxTopK,
-      Math.max(0, ...drafters.map((d) => rt.drafterByName(d.name).capabilities.needsTopK)),
-    );
     const hiddenLayers = [
       ...new Set(drafters.flatMap((d) => rt.drafterByName(d.name).capabilities.needsHiddenLayers)),
     ];

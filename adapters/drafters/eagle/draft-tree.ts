@@ -7,7 +7,8 @@
  *
  * A frontier node whose path score is not above the budget-th best so far is
  * not expanded: its children can only score lower, so they could never make
- * the cut. This saves head passes without changing the tree.
+ * the cut. This saves head passes without changing the tree. Nodes below
+ * `minPathScore` are not expanded either (a cost trade, not an exact cut).
  */
 import { growBestFirst } from '../../../kernels/best-first-tree.js';
 import type { Draft } from '../../drafter.js';
@@ -23,6 +24,8 @@ export interface DraftLimits {
   readonly branch: number;
   /** Children the head gives less than this probability are dropped. */
   readonly minScore: number;
+  /** Nodes with a lower path score are not expanded. */
+  readonly minPathScore: number;
   /** Most nodes per draft, root included (also capped by the engine's budget). */
   readonly maxNodes: number;
 }
@@ -100,7 +103,7 @@ export async function growDraftTree(
   const trueRows = kv.length;
   let frontier = addChildren(0, root.ids, root.logprobs, 0);
   for (let depth = 1; depth < limits.maxDepth && frontier.length > 0; depth++) {
-    const cut = kthBestPath(c, budget - 1);
+    const cut = Math.max(kthBestPath(c, budget - 1), limits.minPathScore);
     const chosen = frontier
       .filter((n) => c.path[n] > cut)
       .sort((a, b) => c.path[b] - c.path[a])

@@ -75,6 +75,7 @@ export const eagleDrafter: DrafterDefinition<EagleOptions> = Object.freeze({
       width: options.width,
       branch: options.branch,
       minScore: options.minScore,
+      minPathScore: options.minPathScore,
       maxNodes: options.maxNodes,
     };
     let open = true;

@@ -13,6 +13,11 @@ export const eagleOptionsSchema = z
     branch: z.number().int().min(1).max(32).default(8),
     /** Children below this head probability are dropped. */
     minScore: z.number().gt(0).lt(1).default(0.005),
+    /**
+     * Nodes whose path score (the head's estimate that the target reaches them) is below this are
+     * not expanded: a head pass costs a few per cent of a verify pass on a CPU.
+     */
+    minPathScore: z.number().min(0).lt(1).default(0.02),
     /** Most nodes per draft, root included (the engine's budget caps it too). */
     maxNodes: z.number().int().min(2).max(256).default(48),
     /** onnxruntime intra-op threads for the head. */

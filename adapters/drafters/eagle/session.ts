@@ -33,7 +33,7 @@ export class EagleSession implements DrafterSession {
   #lastPosition = -1;
   #pending: TrueRow[] = [];
   /** What the last true row predicts: the children of the root that follows it. */
-  #root: (RootPrediction & { readonly position: number }) | undefined;
+  #root: RootPrediction | undefined;
   #closed = false;
 
   constructor(model: HeadModel, runner: HeadRunner, limits: DraftLimits) {

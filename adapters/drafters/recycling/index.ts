@@ -54,7 +54,17 @@ export const recyclingDrafter: DrafterDefinition<RecyclingOptions> = Object.free
     return {
       name: 'recycling',
       capabilities: capabilitiesFor(Math.min(options.k, maxTopK)),
-      open: () => new RecyclingSession(shared),
+      open(request) {
+        // Learn from the prompt too: the target's top-k after every prompt token, when the
+        // target computed it during prefill (OpenOptions.promptTopK).
+        const top = request.promptTopK;
+        if (top && shared.matrix) {
+          const rows = Math.min(request.prompt.length - 1, top.ids.length / top.k);
+          for (let i = 0; i < rows; i++)
+            shared.matrix.record(request.prompt[i], top.ids, i * top.k, top.k, top.logprobs);
+        }
+        return new RecyclingSession(shared);
+      },
       dispose() {
         shared.matrix = null;
       },

@@ -76,8 +76,14 @@ export async function createEmbeddedTarget(options: EmbeddedTargetOptions): Prom
     manifest,
     async open(prompt: Int32Array, open: OpenOptions): Promise<TargetSession> {
       if (disposed) throw new CanopyError('CANOPY_ERR_SHUTTING_DOWN', 'the embedded target was disposed');
-      const session = await EmbeddedSession.open(runner, shape, prompt, open.sampling, open.signal, (s) =>
-        sessions.delete(s),
+      const session = await EmbeddedSession.open(
+        runner,
+        shape,
+        prompt,
+        open.sampling,
+        open.signal,
+        (s) => sessions.delete(s),
+        open.promptTopK,
       );
       sessions.add(session);
       return session;

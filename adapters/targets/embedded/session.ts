@@ -6,7 +6,7 @@
 import { CanopyError } from '../../../kernels/errors.js';
 import type { SamplingParams } from '../../../kernels/sampling-params.js';
 import { attentionBias, type TokenTree } from '../../../kernels/tree.js';
-import type { DraftPassOptions, PassOptions, PassResult, TargetSession } from '../../target.js';
+import type { DraftPassOptions, PassOptions, PassResult, PromptTopK, TargetSession } from '../../target.js';
 import {
   checkAccept,
   checkPass,
@@ -34,6 +34,7 @@ export class EmbeddedSession implements TargetSession {
   /** The last step's tree, whose KV sits in the cache's pending rows. */
   #pending: TokenTree | undefined;
   #closed = false;
+  #promptTopK: PromptTopK | undefined;
   #bias = new Float32Array(0);
   #logits = new Float32Array(0);
 
@@ -67,10 +68,12 @@ export class EmbeddedSession implements TargetSession {
     sampling: SamplingParams,
     signal: AbortSignal | undefined,
     onClose: (s: EmbeddedSession) => void,
+    promptTopK = 0,
   ): Promise<EmbeddedSession> {
     checkPrompt(prompt, shape);
     const session = new EmbeddedSession(runner, shape, prompt, sampling, onClose);
-    await session.#prefill(prompt.subarray(0, prompt.length - 1), signal);
+    const k = Math.min(Math.max(0, Math.floor(promptTopK)), shape.maxTopK);
+    await session.#prefill(prompt.subarray(0, prompt.length - 1), signal, k);
     return session;
   }
 
@@ -78,8 +81,14 @@ export class EmbeddedSession implements TargetSession {
     return this.#length;
   }
 
-  async #prefill(tokens: Int32Array, signal: AbortSignal | undefined): Promise<void> {
+  get promptTopK(): PromptTopK | undefined {
+    return this.#promptTopK;
+  }
+
+  async #prefill(tokens: Int32Array, signal: AbortSignal | undefined, k: number): Promise<void> {
     this.#cache.reserve(tokens.length + 1);
+    const ids = k > 0 ? new Int32Array(tokens.length * k) : undefined;
+    const logprobs = k > 0 ? new Float32Array(tokens.length * k) : undefined;
     for (let start = 0; start < tokens.length; start += PREFILL_CHUNK) {
       checkSignal(signal);
       const chunk = tokens.subarray(start, start + PREFILL_CHUNK);
@@ -87,19 +96,24 @@ export class EmbeddedSession implements TargetSession {
       const t = this.#cache.length;
       const parents = Int32Array.from({ length: n }, (_, i) => i - 1);
       const positions = Int32Array.from({ length: n }, (_, i) => t + i);
-      await this.#runner.run({
+      const out = await this.#runner.run({
         tokens: chunk,
         positions,
         bias: this.#biasFor(parents, t),
         cache: this.#cache,
         keepKv: true,
-        rows: 'last',
+        rows: ids ? 'all' : 'last',
         argmax: false,
-        topK: 0,
+        topK: k,
         hiddenLayers: [],
       });
+      if (ids && logprobs && out.topKIds && out.topKLogprobs) {
+        ids.set(out.topKIds, start * k);
+        logprobs.set(out.topKLogprobs, start * k);
+      }
       this.#cache.commitAll(n);
     }
+    if (ids && logprobs) this.#promptTopK = { k, ids, logprobs };
   }
 
   #biasFor(parents: Int32Array, cached: number): Float32Array {

@@ -12,7 +12,14 @@
 import { CanopyError } from '../../../kernels/errors.js';
 import type { SamplingParams } from '../../../kernels/sampling-params.js';
 import { type TokenTree, treeDepths, validateTree } from '../../../kernels/tree.js';
-import type { DraftPassOptions, PassOptions, PassResult, TargetInfo, TargetSession } from '../../target.js';
+import type {
+  DraftPassOptions,
+  PassOptions,
+  PassResult,
+  PromptTopK,
+  TargetInfo,
+  TargetSession,
+} from '../../target.js';
 import { outcomeOf } from './upstream-errors.js';
 import { EMPTY_INT32, FLAG_CLOSE, FLAG_OPEN, FLAG_SCRATCH, type WireOp, type WireResult } from './wire.js';
 
@@ -48,6 +55,7 @@ export class TritonSession implements TritonTargetSession {
   #state: State = 'busy';
   /** Path to keep from the last STEP tree, sent with the next request. */
   #keep: Int32Array = EMPTY_INT32;
+  #promptTopK: PromptTopK | undefined;
   /** Parents of the last STEP tree until `accept` consumes them. */
   #unaccepted: Int32Array | undefined;
   #closing: Promise<void> | undefined;
@@ -68,8 +76,13 @@ export class TritonSession implements TritonTargetSession {
     return this.#length;
   }
 
+  /** Top-k after each prompt token, when asked at OPEN (OpenOptions.promptTopK). */
+  get promptTopK(): PromptTopK | undefined {
+    return this.#promptTopK;
+  }
+
   /** Sends OPEN; the prompt's last token becomes the root. */
-  async open(prompt: Int32Array, signal?: AbortSignal): Promise<void> {
+  async open(prompt: Int32Array, signal?: AbortSignal, promptTopK = 0): Promise<void> {
     const info = this.#host.info;
     if (prompt.length === 0) throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'the prompt is empty');
     if (prompt.length > info.maxContext) {
@@ -82,13 +95,19 @@ export class TritonSession implements TritonTargetSession {
     const body = prompt.subarray(0, prompt.length - 1);
     const parents = Int32Array.from(body, (_, i) => i - 1);
     validateTree({ tokens: prompt, parents: Int32Array.from(prompt, (_, i) => i - 1) }, info.vocabSize);
-    const op = this.#op(FLAG_OPEN, { tokens: body, parents }, {}, this.#sampling);
+    const k = Math.min(Math.max(0, Math.floor(promptTopK)), info.capabilities.maxTopK);
+    const op = this.#op(FLAG_OPEN, { tokens: body, parents }, { topK: k }, this.#sampling);
     this.#state = 'busy';
     // Tracked before sending: after a timeout the session may exist in Triton, and dispose must close it.
     this.#host.track(this);
     try {
       const [result] = await this.#host.send([op], [], signal);
       this.#assertInStep(result!.sessionLength, prompt.length);
+      const { topKIds, topKLogprobs } = result!.pass;
+      this.#promptTopK =
+        k > 0 && body.length > 0 && topKIds && topKLogprobs
+          ? { k, ids: topKIds, logprobs: topKLogprobs }
+          : undefined;
     } catch (error) {
       if (outcomeOf(error) !== 'unknown') this.#host.release(this);
       this.#state = 'lost';

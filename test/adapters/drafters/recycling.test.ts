@@ -130,3 +130,19 @@ describe('recycling drafter', () => {
     expect(Math.max(...paths.map((p) => p.length))).toBeLessThanOrEqual(8);
   });
 });
+
+describe('recycling drafter warm start from the prompt', () => {
+  it('learns the top-k after every prompt token when the target computed it at prefill', () => {
+    const f = factory({ k: 2 });
+    const prompt = Int32Array.of(10, 11, 12, 13);
+    // Row i follows prompt[i]: after 11 the target would say 40 then 41.
+    const ids = Int32Array.of(20, 21, 40, 41, 60, 61);
+    const logprobs = Float32Array.from([0.7, 0.2, 0.8, 0.1, 0.6, 0.3], Math.log);
+    f.open({ prompt, promptTopK: { k: 2, ids, logprobs } });
+    // A later request whose root is 11 drafts 40 first, from what the prompt taught.
+    const draft = propose(f, [5, 11]);
+    expect(draft).not.toBeNull();
+    expect(draftHasPath(draft as Draft, [40])).toBe(true);
+    expect(draftHasPath(draft as Draft, [41])).toBe(true);
+  });
+});

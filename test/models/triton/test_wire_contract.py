@@ -126,6 +126,20 @@ def test_top_k_and_hidden_states_come_per_node(lm, sid, manifest):
     assert not np.allclose(r["hidden"][0], r["hidden"][1])
 
 
+def test_open_with_top_k_returns_the_top_k_after_every_prompt_token(lm, sid):
+    r = lm.call(opening(sid, PROMPT), return_top_k=3)
+    assert r["chosen"].tolist() == [-1] * (len(PROMPT) - 1)
+    assert r["topk_ids"].shape == (len(PROMPT) - 1, 3)
+    lm.call(Work(sid, flags=CLOSE))
+    for i in (0, 3, len(PROMPT) - 2):
+        other_sid = f"{sid}-{i}"
+        lm.call(opening(other_sid, PROMPT[: i + 1]))
+        step = lm.call(Work(other_sid, [PROMPT[i]]), return_top_k=3)
+        lm.call(Work(other_sid, flags=CLOSE))
+        assert r["topk_ids"][i].tolist() == step["topk_ids"][0].tolist()
+        assert np.allclose(r["topk_logprobs"][i], step["topk_logprobs"][0], atol=1e-4)
+
+
 def test_only_the_outputs_asked_for_come_back(lm, sid):
     lm.call(opening(sid, PROMPT))
     arrays = build_inputs([Work(sid, [PROMPT[-1], 5])], return_top_k=2)

@@ -91,18 +91,24 @@ def _open(op: SessionOp, store: SessionStore, runner: Runner, out: Outputs, req:
     store.reserve(session, n)
     chunk = cfg.prefill_chunk if cfg.prefill_chunk > 0 else max(n, 1)
     hidden_names = [runner.hidden_name(int(layer)) for layer in req.hidden_layers]
-    names = runner.present_names() + hidden_names
+    # With return_top_k, OPEN rows carry the top-k after every prompt token (drafters learn from the prompt).
+    top_k = req.return_top_k
+    names = runner.present_names() + hidden_names + (["topk_ids", "topk_logprobs"] if top_k else [])
     layers = runner.manifest.num_layers
     for c0 in range(0, n, chunk):
         tokens = op.tokens[c0:c0 + chunk]
         m = tokens.shape[0]
         positions = np.arange(session.length, session.length + m, dtype=np.int64)
         res = runner.run(tokens, positions, chain_bias(m, session.length), session.past(), names,
-                         logit_rows=np.array([m - 1]))
+                         logit_rows=np.arange(m) if top_k else np.array([m - 1]), top_k=top_k)
         session.append(tokens, [res[f"present_key_{i}"] for i in range(layers)],
                        [res[f"present_value_{i}"] for i in range(layers)])
+        rows = slice(op.start + c0, op.start + c0 + m)
         for h, name in enumerate(hidden_names):
-            out.hidden[h, op.start + c0:op.start + c0 + m] = res[name]
+            out.hidden[h, rows] = res[name]
+        if top_k:
+            out.topk_ids[rows] = res["topk_ids"]
+            out.topk_logprobs[rows] = res["topk_logprobs"]
     return session
 
 

@@ -57,4 +57,16 @@ describe.runIf(URL !== undefined)('Triton target against the embedded target on 
       }
     },
   );
+
+  it('returns the same top-k after every prompt token at OPEN (OpenOptions.promptTopK)', async () => {
+    const prompt = prompts[0];
+    const a = await triton.open(prompt, { sampling: GREEDY, promptTopK: 4 });
+    const b = await embedded.open(prompt, { sampling: GREEDY, promptTopK: 4 });
+    expect(a.promptTopK?.ids.length).toBe((prompt.length - 1) * 4);
+    expect([...(a.promptTopK?.ids ?? [])]).toEqual([...(b.promptTopK?.ids ?? [])]);
+    const la = a.promptTopK?.logprobs ?? new Float32Array(0);
+    const lb = b.promptTopK?.logprobs ?? new Float32Array(0);
+    for (let i = 0; i < la.length; i++) expect(Math.abs(la[i] - lb[i])).toBeLessThan(1e-3);
+    await Promise.all([a.close(), b.close()]);
+  });
 });

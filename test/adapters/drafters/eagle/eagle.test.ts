@@ -1,0 +1,181 @@
+/**
+ * The eagle drafter on the real tiny model, with a head the training tool
+ * trained for it (fixtures/tiny-random, made by `python3 models/train/eagle.py
+ * --model <tiny model dir> --out test/adapters/drafters/eagle/fixtures/tiny-random
+ * --math 40 --generic 300 --followup 40 --max-new 64 --slots 32 --epochs 4 --draft-vocab 512`).
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DrafterEnvironment } from '../../../../adapters/drafter.js';
+import { eagleDrafter } from '../../../../adapters/drafters/eagle/index.js';
+import { createEmbeddedTarget, type EmbeddedTarget } from '../../../../adapters/targets/embedded/index.js';
+import { loadTokenizer, type Tokenizer } from '../../../../adapters/tokenizer/index.js';
+import { createDrafterRegistry, createModelEngine, type ModelEngine } from '../../../../engine/index.js';
+import { isCanopyError } from '../../../../kernels/errors.js';
+import { GREEDY, type SamplingParams } from '../../../../kernels/sampling-params.js';
+import { useTinyModel } from '../../targets/embedded/tiny-model.js';
+import { describeDrafterConformance } from '../conformance.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/tiny-random/eagle.onnx', import.meta.url));
+const modelDir = useTinyModel();
+let target: EmbeddedTarget;
+let tokenizer: Tokenizer;
+const engines: ModelEngine[] = [];
+
+beforeAll(async () => {
+  target = await createEmbeddedTarget({ model: modelDir(), threads: 1 });
+  tokenizer = await loadTokenizer(modelDir());
+});
+afterAll(async () => {
+  await Promise.all(engines.map((e) => e.dispose()));
+  await target?.dispose();
+});
+
+/** Chat prompts like the ones the fixture head was trained on (a head learns its target where it was trained). */
+const CHATS = [
+  'Explain glaciers in simple terms.',
+  'Write a short story about a lost robot.',
+  'Why is recycling important?',
+  'Pretend you are a chef. How do I make a simple tomato soup?',
+];
+
+const env = (): DrafterEnvironment => ({ target: target.info, modelDir: modelDir() });
+
+async function engine(options: unknown, speculate = true): Promise<ModelEngine> {
+  const e = await createModelEngine({
+    target,
+    registry: createDrafterRegistry([eagleDrafter]),
+    drafters: speculate ? [{ name: 'eagle', options }] : [],
+    modelDir: modelDir(),
+    maxBudget: 32,
+    ownsTarget: false,
+  });
+  engines.push(e);
+  return e;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+  } catch (error) {
+    return isCanopyError(error) ? error.code : String(error);
+  }
+  return undefined;
+}
+
+describe('eagle fixture', () => {
+  it('was trained for the tiny model the tests prepare', () => {
+    const meta = JSON.parse(readFileSync(FIXTURE.replace(/\.onnx$/, '.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(modelDir(), 'manifest.json'), 'utf8'));
+    // A changed tiny model needs a retrained fixture (command in this file's header).
+    expect(meta.target.sourceSha256).toBe(manifest.source.sha256);
+  });
+});
+
+describeDrafterConformance(eagleDrafter as never, {
+  options: { head: FIXTURE },
+  env,
+  // The suite's feedback carries no hidden states, so the head never has a feature to extend.
+  repeat: false,
+  badOptions: [{ maxDepth: 0 }, { width: 0 }, { branch: 33 }, { minScore: 1 }, { maxNodes: 1 }, { head: '' }],
+});
+
+describe('eagle drafter on the tiny model', () => {
+  const SEEDED: SamplingParams = { ...GREEDY, temperature: 0.8, topP: 0.95, seed: 77 };
+
+  for (const [mode, sampling] of [
+    ['greedy', GREEDY],
+    ['seeded sampling', SEEDED],
+  ] as const) {
+    it(`emits exactly the plain ${mode} tokens, with drafts the target accepts`, async () => {
+      const plain = await engine(undefined, false);
+      const spec = await engine({ head: FIXTURE });
+      let accepted = 0;
+      let steps = 0;
+      let tokens = 0;
+      for (const [i, text] of CHATS.entries()) {
+        const prompt = tokenizer.encodeChat([{ role: 'user', content: text }]);
+        const s = { ...sampling, seed: sampling.seed + i };
+        const expected = await plain.generate({ prompt, maxNewTokens: 48, sampling: s, speculate: false });
+        const got = await spec.generate({ prompt, maxNewTokens: 48, sampling: s, speculate: true });
+        expect([...got.tokens], `prompt ${i}`).toEqual([...expected.tokens]);
+        expect(got.stats.failedDrafters).toEqual([]);
+        accepted += got.stats.acceptedByDrafter.eagle ?? 0;
+        steps += got.stats.steps;
+        tokens += got.tokens.length;
+      }
+      // A head fed misaligned features (wrong row, wrong token pairing) accepts next to nothing.
+      if (mode === 'greedy') expect(tokens / steps).toBeGreaterThan(1.5);
+      expect(accepted).toBeGreaterThan(0);
+    });
+  }
+
+  it('declares the final-normed hidden layer it reads', async () => {
+    const factory = await eagleDrafter.create(eagleDrafter.parseOptions({ head: FIXTURE }), env());
+    expect(factory.capabilities.needsHiddenLayers).toEqual([target.info.numLayers]);
+    expect(factory.capabilities.probabilities).toBe(true);
+    factory.dispose?.();
+  });
+});
+
+describe('eagle drafter start-up errors', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'canopy-eagle-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is incompatible without a head, naming the command that trains one', async () => {
+    let caught: unknown;
+    try {
+      await eagleDrafter.create(eagleDrafter.parseOptions({}), { target: target.info, modelDir: dir });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isCanopyError(caught, 'CANOPY_ERR_DRAFTER_INCOMPATIBLE')).toBe(true);
+    expect((caught as Error).message).toContain('models/train/eagle.py');
+    // The engine then runs without it.
+    const e = await createModelEngine({
+      target,
+      registry: createDrafterRegistry([eagleDrafter]),
+      drafters: [{ name: 'eagle', options: { head: join(dir, 'none.onnx') } }],
+      modelDir: modelDir(),
+      ownsTarget: false,
+    });
+    expect(e.drafterNames).toEqual([]);
+    await e.dispose();
+  });
+
+  it('refuses a head trained for another model, naming both', async () => {
+    const meta = JSON.parse(readFileSync(FIXTURE.replace(/\.onnx$/, '.json'), 'utf8'));
+    meta.target = { ...meta.target, model: 'other-model', vocabSize: 49152, hiddenSize: 576, numLayers: 30 };
+    copyFileSync(FIXTURE, join(dir, 'eagle.onnx'));
+    writeFileSync(join(dir, 'eagle.json'), JSON.stringify(meta));
+    let caught: unknown;
+    try {
+      await eagleDrafter.create(eagleDrafter.parseOptions({ head: join(dir, 'eagle.onnx') }), env());
+    } catch (error) {
+      caught = error;
+    }
+    expect(isCanopyError(caught, 'CANOPY_ERR_DRAFTER_HEAD_MISMATCH')).toBe(true);
+    expect((caught as Error).message).toContain('other-model');
+    expect((caught as Error).message).toContain(target.info.model);
+  });
+
+  it('is incompatible with a target that returns no hidden states', async () => {
+    const info = { ...target.info, capabilities: { ...target.info.capabilities, hiddenStates: false } };
+    expect(
+      await codeOf(
+        Promise.resolve(
+          eagleDrafter.create(eagleDrafter.parseOptions({ head: FIXTURE }), {
+            target: info,
+            modelDir: modelDir(),
+          }),
+        ),
+      ),
+    ).toBe('CANOPY_ERR_DRAFTER_INCOMPATIBLE');
+  });
+});

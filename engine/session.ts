@@ -7,7 +7,7 @@
  * Speculation off is the same loop with a one-node tree every step: that is
  * the baseline every benchmark compares against.
  */
-import type { Draft, DrafterSession } from '../adapters/drafter.js';
+import type { Draft, DraftContext, DrafterSession } from '../adapters/drafter.js';
 import type { PassResult, TargetSession } from '../adapters/target.js';
 import { CanopyError, isCanopyError } from '../kernels/errors.js';
 import { type FusedTree, type FusionInput, fuseTrees, prefixTree } from '../kernels/fuse.js';
@@ -63,17 +63,13 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
 
   try {
     for (const d of chosenDrafters) {
+      const request = {
+        prompt,
+        promptTopK: session.promptTopK,
+        target: d.factory.capabilities.needsTarget ? session : undefined,
+      };
       try {
-        drafters.push({
-          name: d.name,
-          source: d.source,
-          session: d.factory.open({
-            prompt,
-            promptTopK: session.promptTopK,
-            target: d.factory.capabilities.needsTarget ? session : undefined,
-          }),
-          failed: false,
-        });
+        drafters.push({ name: d.name, source: d.source, session: d.factory.open(request), failed: false });
       } catch (error) {
         drafterFailed(rt, stats, d.name, error);
       }
@@ -97,27 +93,11 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
 
       // 1. Draft.
       const t0 = now();
-      const inputs: FusionInput[] = [];
-      const raw: Draft[] = [];
-      for (const d of drafters) {
-        if (d.failed) continue;
-        try {
-          const draft = await d.session.propose({
-            tokens: context,
-            promptLength: prompt.length,
-            budget: room,
-          });
-          if (draft === null || draft.tokens.length <= 1) continue;
-          validateTree(draft, target.info.vocabSize);
-          if (draft.tokens[0] !== root)
-            throw new Error(`draft root ${draft.tokens[0]} is not the root ${root}`);
-          inputs.push({ draft: calibrateDraft(rt.calibration, d.source, draft), source: d.source });
-          raw.push(draft);
-        } catch (error) {
-          d.failed = true;
-          drafterFailed(rt, stats, d.name, error);
-        }
-      }
+      const { inputs, raw } = await proposeAll(rt, stats, drafters, {
+        tokens: context,
+        promptLength: prompt.length,
+        budget: room,
+      });
       const t1 = now();
 
       // 2. Fuse under the budget the policy picks.
@@ -215,7 +195,6 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
 
   stats.tokens = generated;
   stats.totalMs = now() - started;
-  if (generated >= req.maxNewTokens && finish !== 'eos' && finish !== 'stop') finish = 'length';
   rt.observer?.onRequest?.(rt.name, stats);
   const hit = stop?.hit;
   return {
@@ -224,6 +203,37 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
     stop: hit ? { index: hit.stop, textBytes: hit.textBytes } : undefined,
     stats,
   };
+}
+
+/**
+ * Every live drafter's proposal, validated and calibrated. A drafter that
+ * throws or returns an invalid tree is marked failed for the rest of the
+ * request (logged once, counted) and the step goes on without it.
+ */
+async function proposeAll(
+  rt: ModelRuntime,
+  stats: RequestStats,
+  drafters: readonly ActiveDrafter[],
+  context: DraftContext,
+): Promise<{ inputs: FusionInput[]; raw: Draft[] }> {
+  const inputs: FusionInput[] = [];
+  const raw: Draft[] = [];
+  const root = context.tokens[context.tokens.length - 1];
+  for (const d of drafters) {
+    if (d.failed) continue;
+    try {
+      const draft = await d.session.propose(context);
+      if (draft === null || draft.tokens.length <= 1) continue;
+      validateTree(draft, rt.target.info.vocabSize);
+      if (draft.tokens[0] !== root) throw new Error(`draft root ${draft.tokens[0]} is not the root ${root}`);
+      inputs.push({ draft: calibrateDraft(rt.calibration, d.source, draft), source: d.source });
+      raw.push(draft);
+    } catch (error) {
+      d.failed = true;
+      drafterFailed(rt, stats, d.name, error);
+    }
+  }
+  return { inputs, raw };
 }
 
 function drafterFailed(rt: ModelRuntime, stats: RequestStats, name: string, error: unknown): void {

@@ -16,7 +16,15 @@ import type { CanopyCore } from './core.js';
 import { parseGenerateBody, rawOptionsOf } from './generate-request.js';
 import { sendError, sendJson, statusOf } from './http-errors.js';
 import { generationOptions, SNAKE_CASE } from './request-options.js';
-import { encodeText, endFailed, failureOf, openScope, servedOrElse, statsBody } from './route-kit.js';
+import {
+  encodeText,
+  endFailed,
+  endSucceeded,
+  failureOf,
+  openScope,
+  servedOrElse,
+  statsBody,
+} from './route-kit.js';
 import { createSse } from './sse.js';
 import { generateText } from './text-generation.js';
 
@@ -56,13 +64,7 @@ export function generateHandler(core: CanopyCore, stream: boolean): RequestHandl
       } else {
         sendJson(res, 200, { ...head, text_output: prefix + outcome.text, ...tail });
       }
-      scope.end({
-        status: 200,
-        promptTokens: outcome.promptTokens,
-        completionTokens: outcome.completionTokens,
-        finishReason: outcome.finishReason,
-        stats: outcome.stats,
-      });
+      endSucceeded(scope, outcome);
     } catch (error) {
       const failure = failureOf(error, scope);
       if (sse?.started) {

@@ -9,7 +9,7 @@ import { CanopyError } from '../../kernels/errors.js';
 import type { CanopyCore, RequestScope } from './core.js';
 import { decodeTextInfer, encodeInferResponse, encodeStreamResponse, modelNameOf } from './grpc-messages.js';
 import { asCanopyError } from './http-errors.js';
-import { failureOf, unknownModel } from './route-kit.js';
+import { endSucceeded, failureOf, unknownModel } from './route-kit.js';
 import type { ServedModel } from './served-models.js';
 import {
   hasTextInput,
@@ -118,13 +118,7 @@ export function createGrpcText(core: CanopyCore, passThrough: boolean): GrpcText
       };
       const reply = { ...head, text, parameters };
       write(stream ? encodeStreamResponse(reply) : encodeInferResponse(reply));
-      scope.end({
-        status: 200,
-        promptTokens: outcome.promptTokens,
-        completionTokens: outcome.completionTokens,
-        finishReason: outcome.finishReason,
-        stats: outcome.stats,
-      });
+      endSucceeded(scope, outcome);
     } catch (error) {
       const failure = failureOf(error, scope);
       scope.end({

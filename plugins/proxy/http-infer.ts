@@ -12,7 +12,7 @@ import { CanopyError, isCanopyError } from '../../kernels/errors.js';
 import { decodeUtf8, parseJson, readBody } from './body.js';
 import type { CanopyCore } from './core.js';
 import { sendError, sendJson, statusOf } from './http-errors.js';
-import { endFailed, failureOf, openScope, servedOrElse } from './route-kit.js';
+import { endFailed, endSucceeded, failureOf, openScope, servedOrElse } from './route-kit.js';
 import {
   hasTextInput,
   parseTextInfer,
@@ -162,13 +162,7 @@ export function inferHandler(core: CanopyCore): RequestHandler {
         parameters: textInferParameters(outcome),
       };
       sendTextOutput(res, head, text, wantsBinary(header));
-      scope.end({
-        status: 200,
-        promptTokens: outcome.promptTokens,
-        completionTokens: outcome.completionTokens,
-        finishReason: outcome.finishReason,
-        stats: outcome.stats,
-      });
+      endSucceeded(scope, outcome);
     } catch (error) {
       const failure = failureOf(error, scope);
       sendError(res, failure, 'triton');

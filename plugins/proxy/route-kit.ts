@@ -79,6 +79,18 @@ export function failureOf(error: unknown, scope: RequestScope): CanopyError {
   return asCanopyError(error);
 }
 
+/** Ends a request that generated text: its log line carries the speculation stats. */
+export function endSucceeded(scope: RequestScope, outcome: GenerationOutcome, model?: string): void {
+  scope.end({
+    status: 200,
+    model,
+    promptTokens: outcome.promptTokens,
+    completionTokens: outcome.completionTokens,
+    finishReason: outcome.finishReason,
+    stats: outcome.stats,
+  });
+}
+
 /** Ends a failed request's scope (its log line keeps a non-canopy error's stack). */
 export function endFailed(
   scope: RequestScope,

@@ -17,8 +17,14 @@ beforeEach(() => {
   err = [];
   vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
   vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => void out.push(String(s)) ?? true);
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => void err.push(String(s)) ?? true);
+  vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
+    out.push(String(s));
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
+    err.push(String(s));
+    return true;
+  });
 });
 afterEach(() => vi.restoreAllMocks());
 

@@ -23,6 +23,7 @@ import { builtinDrafters } from '../adapters/drafters/index.js';
 import { DEFAULT_MODEL, loadManifest } from '../adapters/model-store/index.js';
 import type { TargetInfo } from '../adapters/target.js';
 import { loadTokenizer } from '../adapters/tokenizer/index.js';
+import { isCanopyError } from '../kernels/errors.js';
 import { fuseTrees } from '../kernels/fuse.js';
 import { MODEL_FILES } from '../models/convert/convert-gguf.js';
 import { loadDataset, stratify } from './dataset.js';
@@ -240,8 +241,19 @@ console.log(
   ['variant'.padEnd(12), 'budget', '     τ', ...categories.map((c) => c.slice(0, 10).padStart(11))].join(' '),
 );
 for (const budget of values.budgets.split(',').map(Number)) {
-  // Replay has no target session: drafters that run the target itself are left out.
-  const replayable = builtinDrafters.filter((d) => !d.capabilities.needsTarget);
+  // Replay has no target session and no hidden states: drafters that run the target itself, or
+  // refuse the replay's target at create (eagle reads the target's features), are left out.
+  const replayable: DrafterDefinition<unknown>[] = [];
+  for (const d of builtinDrafters.filter((d) => !d.capabilities.needsTarget)) {
+    const factory = await Promise.resolve(d.create(d.parseOptions(drafterOptions[d.name]), { target })).catch(
+      (error: unknown) => {
+        if (isCanopyError(error, 'CANOPY_ERR_DRAFTER_INCOMPATIBLE')) return null;
+        throw error;
+      },
+    );
+    factory?.dispose?.();
+    if (factory) replayable.push(d);
+  }
   const variants = [...replayable.map((d) => [d]), [...replayable]];
   for (const defs of variants) {
     const r = await replay(defs, order, budget, target, drafterOptions);

@@ -3,7 +3,8 @@
 // the engine and the benchmark encode them. Needs `npm run build` first.
 //
 // One JSON request per stdin line, one JSON answer per stdout line:
-//   {"chat": [{"role": "user", "content": "..."}]}  -> {"ids": [...]}
+//   {"chat": [{"role": "user", "content": "..."}]}  -> {"ids": [...]}  (ends with the assistant turn opened;
+//                                                      "generation": false leaves it closed)
 //   {"decode": [ids...]}                             -> {"text": "..."}
 import { createInterface } from 'node:readline';
 import { loadTokenizer } from '../../dist/adapters/tokenizer/index.js';
@@ -19,7 +20,7 @@ for await (const line of lines) {
   if (!line.trim()) continue;
   const request = JSON.parse(line);
   const answer = request.chat
-    ? { ids: [...tokenizer.encodeChat(request.chat)] }
+    ? { ids: [...tokenizer.encodeChat(request.chat, { addGenerationPrompt: request.generation !== false })] }
     : { text: tokenizer.decode(Int32Array.from(request.decode), { skipSpecial: true }) };
   process.stdout.write(`${JSON.stringify(answer)}\n`);
 }

@@ -17,6 +17,7 @@ import numpy as np
 
 import prompts as P
 from generate import Generator
+from reference import reference_chats, run_reference
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -38,8 +39,18 @@ class ChatTokenizer:
             raise RuntimeError("chat-tokens.mjs stopped; run `npm run build` first")
         return json.loads(line)
 
-    def chat(self, messages: list[dict]) -> list[int]:
-        return self._ask({"chat": messages})["ids"]
+    def chat(self, messages: list[dict], generation: bool = True) -> list[int]:
+        return self._ask({"chat": messages, "generation": generation})["ids"]
+
+    def answer_ids(self, messages: list[dict], answer: str, eos: set[int]) -> tuple[list[int], list[int]]:
+        """(prompt ids, answer ids through its end-of-turn token) as the chat template renders them."""
+        prompt = self.chat(messages)
+        full = self.chat([*messages, {"role": "assistant", "content": answer}], generation=False)
+        if full[: len(prompt)] != prompt:
+            raise ValueError("the chat template renders a prompt that is not a prefix of the conversation")
+        rest = full[len(prompt) :]
+        end = next((i for i, t in enumerate(rest) if t in eos), len(rest) - 1)
+        return prompt, rest[: end + 1]
 
     def decode(self, ids: list[int]) -> str:
         return self._ask({"decode": ids})["text"]
@@ -52,13 +63,14 @@ class ChatTokenizer:
 @dataclass(frozen=True)
 class DataPlan:
     gsm8k: str
-    math: int = 700
-    generic: int = 900
-    followup: int = 300
-    max_new: int = 256
+    math: int = 360
+    generic: int = 460
+    followup: int = 160
+    reference: int = 1200
+    max_new: int = 160
     max_prompt: int = 768
     slots: int = 48
-    chunk: int = 192
+    chunk: int = 160
 
 
 def read_sequences(stage_dir: str) -> list[dict]:
@@ -93,6 +105,11 @@ def build_dataset(model_dir: str, gen: Generator, out_dir: str, plan: DataPlan, 
         second = P.followups(answered, plan.followup)
         log(f"stage 2: {len(second)} prompts")
         s2 = _stage(gen, [tok.chat(c) for c in second], os.path.join(out_dir, "stage2"), plan, log)
+        ref = reference_chats(plan.gsm8k, {c[0]["content"] for c in first}, plan.reference)
+        log(f"reference: {len(ref)} GSM8K answers, teacher-forced")
+        pairs = [tok.answer_ids([{"role": "user", "content": q}], a, set(gen.eos)) for q, a in ref]
+        pairs = [(p, a) for p, a in pairs if len(p) <= plan.max_prompt and 2 <= len(a) <= 2 * plan.max_new]
+        s3 = run_reference(gen.shape, gen.params, pairs, os.path.join(out_dir, "reference"), log=log)
     finally:
         tok.close()
-    return {"stage1": s1, "stage2": s2}
+    return {"stage1": s1, "stage2": s2, "reference": s3}

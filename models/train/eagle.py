@@ -44,19 +44,21 @@ def model_dir(name: str) -> str:
     return name if os.path.isdir(name) else os.path.join(canopy_home(), "models", name)
 
 
-def load_sequences(work: str, hidden: int) -> list[Sequence]:
-    seqs = []
-    for stage in ("stage1", "stage2"):
+def load_sequences(work: str, hidden: int) -> tuple[list[Sequence], list[Sequence]]:
+    """(the target's own answers, teacher-forced reference answers)."""
+    own, ref = [], []
+    for stage in ("stage1", "stage2", "reference"):
         path = os.path.join(work, stage)
-        if not os.path.exists(os.path.join(path, "sequences.jsonl")):
+        if not os.path.exists(os.path.join(path, "stats.json")):
             continue
         feats = D.read_features(path, hidden)
         for s in D.read_sequences(path):
             n = len(s["answer"])
             if n >= 2:
-                seqs.append(Sequence(len(s["prompt"]), np.asarray(s["answer"], np.int32),
-                                     np.asarray(feats[s["row"] : s["row"] + n])))
-    return seqs
+                seq = Sequence(len(s["prompt"]), np.asarray(s["answer"], np.int32),
+                               np.asarray(feats[s["row"] : s["row"] + n]))
+                (ref if s.get("source") == "reference" else own).append(seq)
+    return own, ref
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,15 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="directory for eagle.onnx/eagle.json (default: the model directory)")
     ap.add_argument("--work", help="data and checkpoints (default: <model dir>/eagle-work)")
     ap.add_argument("--gsm8k", default=os.path.join(HERE, "..", "..", "..", "shared", "data", "gsm8k", "train.jsonl"))
-    ap.add_argument("--math", type=int, default=700, help="GSM8K training questions")
-    ap.add_argument("--generic", type=int, default=900, help="self-instruct prompts")
-    ap.add_argument("--followup", type=int, default=300, help="stage-two prompts built from stage-one answers")
-    ap.add_argument("--max-new", type=int, default=256)
+    ap.add_argument("--math", type=int, default=360, help="GSM8K training questions the target answers")
+    ap.add_argument("--generic", type=int, default=460, help="self-instruct prompts the target answers")
+    ap.add_argument("--followup", type=int, default=160, help="stage-two prompts built from stage-one answers")
+    ap.add_argument("--reference", type=int, default=1200, help="GSM8K reference answers, teacher-forced")
+    ap.add_argument("--max-new", type=int, default=160)
     ap.add_argument("--slots", type=int, default=48, help="sequences decoded together")
     ap.add_argument("--draft-vocab", type=int, default=8192)
     ap.add_argument("--ffn", type=int, default=0, help="head FFN width (default: the target's)")
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--depth", type=int, default=3, help="training-time-test unroll depth")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--depth", type=int, default=2, help="training-time-test unroll depth")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--held-out", type=float, default=0.05)
@@ -91,22 +94,23 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     gen = Generator(shape, T.stack_params(shape, weights), manifest["eosTokenIds"])
     plan = D.DataPlan(gsm8k=args.gsm8k, math=args.math, generic=args.generic, followup=args.followup,
-                      max_new=args.max_new, slots=args.slots)
+                      reference=args.reference, max_new=args.max_new, slots=args.slots)
     data_stats = D.build_dataset(mdir, gen, work, plan, log)
     del gen
     data_seconds = time.time() - started
 
-    seqs = load_sequences(work, shape.hidden)
+    own, ref = load_sequences(work, shape.hidden)
     rng = np.random.default_rng(args.seed)
-    rng.shuffle(seqs)
-    n_held = max(1, int(len(seqs) * args.held_out))
-    held, trainset = seqs[:n_held], seqs[n_held:]
-    d2t = draft_vocab(trainset, min(args.draft_vocab, shape.vocab), manifest["eosTokenIds"])
+    rng.shuffle(own)
+    # Acceptance is measured on the target's own answers: that is the text the drafter meets.
+    n_held = max(1, int(len(own) * args.held_out))
+    held, trainset = own[:n_held], own[n_held:] + ref
+    d2t = draft_vocab(trainset, min(args.draft_vocab, shape.vocab), manifest["eosTokenIds"], shape.vocab)
     embed = np.asarray(weights["token_embd"], np.float32)
     lm_rows = embed if shape.tied else np.asarray(weights["output"], np.float32)
     answer_tokens = sum(len(s.answer) for s in trainset)
     covered = np.isin(np.concatenate([s.answer for s in held]), d2t).mean()
-    log(f"{len(trainset)} training answers ({answer_tokens} tokens), {len(held)} held out; "
+    log(f"{len(trainset)} training answers ({len(ref)} teacher-forced; {answer_tokens} tokens), {len(held)} held out; "
         f"draft vocabulary {len(d2t)} covers {covered:.3f} of held-out answer tokens")
 
     hs = HeadShape(hidden=shape.hidden, heads=shape.heads, kv_heads=shape.kv_heads, head_dim=shape.head_dim,
@@ -130,10 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         "draftVocab": [int(t) for t in d2t],
         "training": {
             "tool": "models/train/eagle.py",
-            "data": {**data_stats, "trainAnswers": len(trainset), "heldOutAnswers": len(held),
+            "data": {**data_stats, "trainAnswers": len(trainset), "teacherForcedAnswers": len(ref),
+                     "heldOutAnswers": len(held),
                      "trainAnswerTokens": int(answer_tokens), "draftVocabCoverage": round(float(covered), 4),
                      "sources": ["gsm8k train questions (MIT)", "canopy self-instruct templates",
-                                 "stage-two prompts from the target's own answers"]},
+                                 "stage-two prompts from the target's own answers",
+                                 "gsm8k train reference answers (MIT), teacher-forced"]},
             "plan": {**vars(tplan), "maxNew": args.max_new, "ffn": hs.ffn},
             "dataSeconds": round(data_seconds),
             **record,

@@ -150,6 +150,11 @@ def prefill(params, tokens, length, shape: Shape):
     return keys, values, final, jnp.argmax(logits)
 
 
+def features(params, tokens, length, shape: Shape):
+    """hidden_final [P, H] of one padded sequence (a prefill without KV): for teacher-forced data."""
+    return prefill(params, tokens, length, shape)[2]
+
+
 def decode(params, cache_k, cache_v, tokens, positions, shape: Shape):
     """One token per slot: tokens, positions [B]. The cache holds each slot's rows < position:
     keys transposed, cache_k [L, B Hkv, D, C], and cache_v [L, B Hkv, C, D], so that both attention

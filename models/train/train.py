@@ -31,11 +31,11 @@ from head import HeadShape, forward_unrolled, init_params
 
 @dataclass(frozen=True)
 class TrainPlan:
-    epochs: int = 6
+    epochs: int = 5
     batch: int = 16
     lr: float = 1e-3
     warmup: int = 100
-    depth: int = 3
+    depth: int = 2
     feat_weight: float = 1.0
     ce_weight: float = 0.5
     noise: float = 0.0
@@ -49,10 +49,10 @@ class Sequence:
     feats: np.ndarray  # [n, H] float16: feats[i] chose answer[i]
 
 
-def draft_vocab(seqs: list[Sequence], size: int, must: list[int]) -> np.ndarray:
-    """The `size` most frequent answer tokens (plus `must`, e.g. EOS), as sorted ids."""
-    counts = np.bincount(np.concatenate([s.answer for s in seqs]))
-    order = [int(t) for t in np.argsort(-counts, kind="stable") if counts[t] > 0]
+def draft_vocab(seqs: list[Sequence], size: int, must: list[int], vocab: int) -> np.ndarray:
+    """`must` (e.g. EOS), then the most frequent answer tokens, then the rest by id, up to `size`; sorted ids."""
+    counts = np.bincount(np.concatenate([s.answer for s in seqs]), minlength=vocab)
+    order = [int(t) for t in np.argsort(-counts, kind="stable")]
     keep = list(dict.fromkeys([*must, *order]))[:size]
     return np.asarray(sorted(keep), np.int32)
 

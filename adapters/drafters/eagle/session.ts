@@ -16,6 +16,9 @@ import { type DraftLimits, growDraftTree, type RootPrediction } from './draft-tr
 import type { HeadModel } from './head-model.js';
 import { HeadKv, type HeadOutputs, type HeadRunner } from './head-runner.js';
 
+/** The smallest draft budget the verified-size hint may ask for. */
+const MIN_HINT = 8;
+
 interface TrueRow {
   readonly feature: Float32Array;
   readonly token: number;
@@ -35,6 +38,8 @@ export class EagleSession implements DrafterSession {
   /** What the last true row predicts: the children of the root that follows it. */
   #root: RootPrediction | undefined;
   #closed = false;
+  /** Smoothed size of the trees the engine verified lately (its policy's budget, fusion included). */
+  #verifiedSize = 0;
 
   constructor(model: HeadModel, runner: HeadRunner, limits: DraftLimits) {
     this.#model = model;
@@ -50,12 +55,16 @@ export class EagleSession implements DrafterSession {
     const root = this.#root;
     // The prediction is for this root only if its row is the one right before it.
     if (!root || root.token !== context.tokens[n - 1] || root.position !== n - 2) return null;
+    // Nodes beyond what the engine has lately taken cost head passes and are cut anyway; twice
+    // that leaves its policy room to grow the tree when drafts get better.
+    const hint =
+      this.#verifiedSize > 0 ? Math.max(MIN_HINT, Math.ceil(2 * this.#verifiedSize)) : context.budget;
     const draft = await growDraftTree(
       this.#model,
       this.#runner,
       this.#kv,
       root,
-      context.budget,
+      Math.min(context.budget, hint),
       this.#limits,
     );
     this.#kv.length = this.#trueRows;
@@ -100,6 +109,8 @@ export class EagleSession implements DrafterSession {
 
   observe(feedback: DraftFeedback): void {
     if (this.#closed) return;
+    const size = feedback.tree.tokens.length;
+    this.#verifiedSize = this.#verifiedSize > 0 ? 0.7 * this.#verifiedSize + 0.3 * size : size;
     const { hidden: h } = this.#model.geometry;
     const nodes = feedback.tree.tokens.length;
     const hidden = feedback.result.hidden?.get(this.#model.featureLayer);

@@ -43,6 +43,8 @@ export interface ModelHostOptions {
 
 export interface ModelHost {
   readonly name: string;
+  /** The prepared model's cache directory (drafters read weights such as embeddings from it). */
+  readonly dir: string;
   readonly engine: ModelEngine;
   readonly tokenizer: Tokenizer;
   dispose(): Promise<void>;
@@ -89,7 +91,7 @@ export async function openModelHost(options: ModelHostOptions): Promise<ModelHos
         return new StopStringMatcher(stop, table);
       },
     });
-    return { name: manifest.name, engine, tokenizer, dispose: () => engine.dispose() };
+    return { name: manifest.name, dir, engine, tokenizer, dispose: () => engine.dispose() };
   } catch (error) {
     await target.dispose();
     throw error;

@@ -110,6 +110,7 @@ export const benchCommand: Command = {
           registry,
           drafters: c.drafters,
           maxBudget: budget,
+          modelDir: host.dir,
           logger,
           ownsTarget: false,
           fixedBudget: values['fixed-budget'],

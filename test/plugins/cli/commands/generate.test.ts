@@ -3,7 +3,8 @@
  * same tokens with and without drafters, and flag errors with stable codes
  * before any model work.
  */
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../../plugins/cli/main.js';
@@ -135,5 +136,30 @@ describe('canopy bench', () => {
     expect(report.machine.cores).toBeGreaterThan(0);
     expect((await import('node:fs')).readFileSync(chart, 'utf8')).toMatch(/^<svg/);
     expect(out.join('\n')).toMatch(/== fusion/);
+  });
+
+  it('gives every variant the model directory, so a head-based drafter runs in the bench', async () => {
+    // A copy of the tiny model with the eagle test head beside it (where the training tool writes).
+    const dir = mkdtempSync(join(tmpdir(), 'canopy-bench-eagle-'));
+    try {
+      const model = join(dir, 'tiny');
+      cpSync(tinyDir(), model, { recursive: true });
+      const fixture = new URL('../../../adapters/drafters/eagle/fixtures/tiny-random/', import.meta.url);
+      for (const f of ['eagle.onnx', 'eagle.json']) copyFileSync(new URL(f, fixture), join(model, f));
+      const dataset = join(dir, 'bench.jsonl');
+      const turns = ['Explain glaciers in simple terms.'];
+      writeFileSync(dataset, JSON.stringify({ question_id: 1, category: 'qa', turns }));
+      const json = join(dir, 'bench.json');
+      const args = ['bench', '--model', model, '--dataset', dataset, '--max-new-tokens', '24'];
+      const code = await main([...args, '--drafters', 'eagle,ngram', '--compare', '--json', json]);
+      expect(code, err.join('\n')).toBe(0);
+      expect(err.join('\n')).not.toMatch(/running without it/);
+      const report = JSON.parse(readFileSync(json, 'utf8'));
+      expect(report.overall.exactMatch).toBe(1);
+      expect(Object.keys(report.variants).sort()).toEqual(['eagle', 'fusion', 'ngram']);
+      expect(report.variants.eagle.overall.tau).toBeGreaterThan(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

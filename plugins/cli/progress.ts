@@ -1,8 +1,12 @@
 /**
  * Progress of long CLI steps on stderr. On a terminal one line per step is
  * redrawn in place (at most ten times a second); otherwise each step prints
- * a start line and a done line, so logs stay short and readable.
+ * a start line, a progress line at most every 30 seconds, and a done line,
+ * so logs stay short and readable and a long run still shows it is alive.
  */
+
+/** Least time between two progress lines when the stream is not a terminal. */
+const LOG_INTERVAL_MS = 30_000;
 
 export interface ProgressUpdate {
   readonly step: string;
@@ -56,7 +60,7 @@ export function createProgress(
         endStep();
         step = u.step;
         started = Date.now();
-        lastDraw = 0;
+        lastDraw = tty ? 0 : started;
         if (!tty) stream.write(`${prefix}${u.step}…\n`);
       }
       last = u;
@@ -64,6 +68,9 @@ export function createProgress(
       if (tty && (now - lastDraw >= 100 || (u.total > 0 && u.done >= u.total))) {
         lastDraw = now;
         stream.write(`\r\x1b[2K${prefix}${describe(u, started)}`);
+      } else if (!tty && now - lastDraw >= LOG_INTERVAL_MS && u.done < u.total) {
+        lastDraw = now;
+        stream.write(`${prefix}${describe(u, started)}\n`);
       }
     },
     finish: endStep,

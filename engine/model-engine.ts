@@ -9,6 +9,7 @@ import type { Target } from '../adapters/target.js';
 import { CanopyError, isCanopyError } from '../kernels/errors.js';
 import { createCalibration } from './calibration.js';
 import { createCostModel } from './cost-model.js';
+import { createDrafterGate } from './drafter-gate.js';
 import { createBudgetPolicy } from './policy.js';
 import type { DrafterRegistry } from './registry.js';
 import type { ModelRuntime, RuntimeDrafter, StopMatcher } from './runtime.js';
@@ -32,6 +33,11 @@ export interface ModelEngineOptions {
   readonly maxBudget?: number;
   /** Verify the best `maxBudget` nodes every step instead of letting the policy choose (experiments). */
   readonly fixedBudget?: boolean;
+  /**
+   * Let a drafter propose only while it pays for its drafting time (engine/drafter-gate.ts).
+   * Default true; false asks every drafter every step (experiments, drafter tests).
+   */
+  readonly gateDrafters?: boolean;
   readonly modelDir?: string;
   readonly logger?: Logger;
   readonly observer?: EngineObserver;
@@ -107,6 +113,7 @@ export async function createModelEngine(options: ModelEngineOptions): Promise<Mo
     calibration: createCalibration(MAX_DRAFTERS),
     cost,
     policy: createBudgetPolicy(cost),
+    gate: createDrafterGate(MAX_DRAFTERS, options.gateDrafters !== false),
     maxBudget,
     fixedBudget: options.fixedBudget === true,
     log,

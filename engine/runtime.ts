@@ -8,6 +8,7 @@ import type { DrafterFactory } from '../adapters/drafter.js';
 import type { Target } from '../adapters/target.js';
 import type { Calibration } from './calibration.js';
 import type { CostModel } from './cost-model.js';
+import type { DrafterGate } from './drafter-gate.js';
 import type { BudgetPolicy } from './policy.js';
 import type { EngineObserver } from './types.js';
 
@@ -34,6 +35,8 @@ export interface ModelRuntime {
   readonly calibration: Calibration;
   readonly cost: CostModel;
   readonly policy: BudgetPolicy;
+  /** Which drafters pay for their drafting time (drafter-gate.ts). */
+  readonly gate: DrafterGate;
   /** Largest verify budget (nodes per pass, root included). */
   readonly maxBudget: number;
   /** Always verify the full `maxBudget` tree, bypassing the policy (experiments and benchmarks). */

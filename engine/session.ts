@@ -13,6 +13,7 @@ import { CanopyError, isCanopyError } from '../kernels/errors.js';
 import { type FusedTree, type FusionInput, fuseTrees, prefixTree } from '../kernels/fuse.js';
 import { validateTree } from '../kernels/tree.js';
 import { walkTree } from '../kernels/verify.js';
+import { exclusiveGain } from './drafter-gate.js';
 import { accountDrafts, calibrateDraft } from './feedback.js';
 import type { ModelRuntime } from './runtime.js';
 import { emptyStats, type RequestStats } from './stats.js';
@@ -93,7 +94,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
 
       // 1. Draft.
       const t0 = now();
-      const { inputs, raw } = await proposeAll(rt, stats, drafters, {
+      const { inputs, raw, ran } = await proposeAll(rt, stats, drafters, {
         tokens: context,
         promptLength: prompt.length,
         budget: room,
@@ -158,6 +159,8 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         tokens: tokens.subarray(0, committed),
       };
       accountDrafts(rt, stats, inputs, raw, feedback);
+      for (const { source, ms } of ran)
+        rt.gate.recordDrafter(source, ms, exclusiveGain(tree.sources, walk.accepted, source));
       for (const d of drafters) {
         if (d.failed) continue;
         try {
@@ -176,6 +179,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
       stats.verifyMs += t3 - t2;
       stats.walkMs += t4 - t3;
       rt.recordHost(t2 - t0 + (t4 - t3));
+      if (ran.length > 0) rt.gate.recordStep(t4 - t0, emitted.length);
       rt.observer?.onStep?.(rt.name, tree.tokens.length, walk.accepted.length - 1, t3 - t2);
       if (emitted.length > 0) req.onTokens?.(emitted);
       if (done) break;
@@ -206,23 +210,27 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
 }
 
 /**
- * Every live drafter's proposal, validated and calibrated. A drafter that
- * throws or returns an invalid tree is marked failed for the rest of the
- * request (logged once, counted) and the step goes on without it.
+ * Every live drafter's proposal, validated and calibrated, from the drafters
+ * the gate lets run this step (`ran`: which, and how long each took). A
+ * drafter that throws or returns an invalid tree is marked failed for the rest
+ * of the request (logged once, counted) and the step goes on without it.
  */
 async function proposeAll(
   rt: ModelRuntime,
   stats: RequestStats,
   drafters: readonly ActiveDrafter[],
   context: DraftContext,
-): Promise<{ inputs: FusionInput[]; raw: Draft[] }> {
+): Promise<{ inputs: FusionInput[]; raw: Draft[]; ran: { source: number; ms: number }[] }> {
   const inputs: FusionInput[] = [];
   const raw: Draft[] = [];
+  const ran: { source: number; ms: number }[] = [];
   const root = context.tokens[context.tokens.length - 1];
   for (const d of drafters) {
-    if (d.failed) continue;
+    if (d.failed || !rt.gate.shouldRun(d.source)) continue;
     try {
+      const started = now();
       const draft = await d.session.propose(context);
+      ran.push({ source: d.source, ms: now() - started });
       if (draft === null || draft.tokens.length <= 1) continue;
       validateTree(draft, rt.target.info.vocabSize);
       if (draft.tokens[0] !== root) throw new Error(`draft root ${draft.tokens[0]} is not the root ${root}`);
@@ -233,7 +241,7 @@ async function proposeAll(
       drafterFailed(rt, stats, d.name, error);
     }
   }
-  return { inputs, raw };
+  return { inputs, raw, ran };
 }
 
 function drafterFailed(rt: ModelRuntime, stats: RequestStats, name: string, error: unknown): void {

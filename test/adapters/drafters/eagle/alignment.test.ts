@@ -73,6 +73,7 @@ it('drafts from the true rows of the committed tokens', async () => {
     drafters: [{ name: 'eagle', options: { head: FIXTURE } }],
     modelDir: modelDir(),
     ownsTarget: false,
+    gateDrafters: false, // every step drafts: what is checked here is the rows each draft reads
   });
   const sampling = { ...GREEDY, temperature: 1.5, seed: 5 };
   const out = await engine.generate({ prompt, maxNewTokens: 40, sampling, speculate: true });

@@ -28,7 +28,8 @@ export interface Aggregate {
 export interface VariantReport {
   overall: Aggregate;
   categories: Record<string, Aggregate>;
-  drafters: Record<string, { acceptedTokens: number; draftedTokens: number }>;
+  /** Per drafter: accepted and drafted nodes, and the steps on which it proposed (the gate let it run). */
+  drafters: Record<string, { acceptedTokens: number; draftedTokens: number; ranSteps: number }>;
   /** Prompts whose output differs from plain decoding (must be empty). */
   mismatches: { id: string; category: string; firstDifference: number }[];
 }
@@ -115,7 +116,11 @@ function finish(s: Sums): Aggregate {
 export function summarizeVariant(baseline: readonly PromptRun[], runs: readonly PromptRun[]): VariantReport {
   const overall = zero();
   const categories = new Map<string, Sums>();
-  const drafters: Record<string, { acceptedTokens: number; draftedTokens: number }> = {};
+  const drafters: VariantReport['drafters'] = {};
+  const entry = (name: string) => {
+    drafters[name] ??= { acceptedTokens: 0, draftedTokens: 0, ranSteps: 0 };
+    return drafters[name];
+  };
   const mismatches: VariantReport['mismatches'] = [];
   runs.forEach((run, i) => {
     const base = baseline[i];
@@ -127,14 +132,9 @@ export function summarizeVariant(baseline: readonly PromptRun[], runs: readonly 
     add(cat, run, base, diff < 0);
     add(overall, run, base, diff < 0);
     for (const st of run.stats) {
-      for (const [name, n] of Object.entries(st.acceptedByDrafter)) {
-        drafters[name] ??= { acceptedTokens: 0, draftedTokens: 0 };
-        drafters[name].acceptedTokens += n;
-      }
-      for (const [name, n] of Object.entries(st.draftedByDrafter)) {
-        drafters[name] ??= { acceptedTokens: 0, draftedTokens: 0 };
-        drafters[name].draftedTokens += n;
-      }
+      for (const [name, n] of Object.entries(st.acceptedByDrafter)) entry(name).acceptedTokens += n;
+      for (const [name, n] of Object.entries(st.draftedByDrafter)) entry(name).draftedTokens += n;
+      for (const [name, n] of Object.entries(st.ranByDrafter ?? {})) entry(name).ranSteps += n;
     }
   });
   return {
@@ -179,5 +179,11 @@ export function formatTable(name: string, report: VariantReport): string {
   const widths = head.map((_, c) => Math.max(...rows.map((x) => x[c].length)));
   const line = (x: string[]): string =>
     x.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
-  return [`== ${name}`, line(rows[0]), ...rows.slice(1).map(line)].join('\n');
+  const steps = report.overall.steps;
+  const per = Object.entries(report.drafters).map(
+    ([d, v]) =>
+      `${d} ${v.acceptedTokens}/${v.draftedTokens} accepted/drafted, proposed on ${((100 * v.ranSteps) / Math.max(1, steps)).toFixed(0)}% of steps`,
+  );
+  const drafters = per.length > 0 ? [`drafters: ${per.join('; ')}`] : [];
+  return [`== ${name}`, line(rows[0]), ...rows.slice(1).map(line), ...drafters].join('\n');
 }

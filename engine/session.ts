@@ -100,6 +100,10 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         budget: room,
       });
       const t1 = now();
+      for (const { source } of ran) {
+        const name = rt.drafters[source].name;
+        stats.ranByDrafter[name] = (stats.ranByDrafter[name] ?? 0) + 1;
+      }
 
       // 2. Fuse under the budget the policy picks.
       let tree: FusedTree = fuseTrees(root, inputs, room);

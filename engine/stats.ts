@@ -19,6 +19,8 @@ export interface RequestStats {
   acceptedByDrafter: Record<string, number>;
   /** Draft nodes each drafter contributed to verified trees. */
   draftedByDrafter: Record<string, number>;
+  /** Steps on which each drafter proposed (the drafter gate let it run). */
+  ranByDrafter: Record<string, number>;
   /** Drafters that threw and were skipped for the rest of the request. */
   failedDrafters: string[];
   /** Sum of the budgets chosen, for the mean. */
@@ -41,6 +43,7 @@ export function emptyStats(): RequestStats {
     acceptedAtDepth: [],
     acceptedByDrafter: {},
     draftedByDrafter: {},
+    ranByDrafter: {},
     failedDrafters: [],
     budgetSum: 0,
     prefillMs: 0,

@@ -158,6 +158,8 @@ describe('canopy bench', () => {
       expect(report.overall.exactMatch).toBe(1);
       expect(Object.keys(report.variants).sort()).toEqual(['eagle', 'fusion', 'ngram']);
       expect(report.variants.eagle.overall.tau).toBeGreaterThan(1);
+      expect(report.drafters.eagle.ranSteps).toBeGreaterThan(0);
+      expect(report.drafters.eagle.ranSteps).toBeLessThanOrEqual(report.overall.steps);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -78,6 +78,11 @@ export function createMetrics(options: MetricsOptions = {}): CanopyMetrics {
     'Draft tokens each drafter contributed to verified trees.',
     ['model', 'drafter'],
   );
+  const byDrafterProposals = counter(
+    'canopy_spec_decode_drafter_proposals_total',
+    'Steps on which each drafter proposed (the drafter gate skips one that does not pay for its time).',
+    ['model', 'drafter'],
+  );
   const byDrafterAccepted = counter(
     'canopy_spec_decode_drafter_accepted_tokens_total',
     'Accepted tokens credited to each drafter (a node several drafters proposed counts for each).',
@@ -164,6 +169,9 @@ export function createMetrics(options: MetricsOptions = {}): CanopyMetrics {
       }
       for (const [drafter, n] of Object.entries(stats.acceptedByDrafter)) {
         if (n > 0) byDrafterAccepted.inc({ model, drafter }, n);
+      }
+      for (const [drafter, n] of Object.entries(stats.ranByDrafter)) {
+        if (n > 0) byDrafterProposals.inc({ model, drafter }, n);
       }
     },
     onDrafterError(model, drafter) {

@@ -14,6 +14,7 @@ describe('createMetrics', () => {
       acceptedAtDepth: [2, 1, 1],
       acceptedByDrafter: { ngram: 4 },
       draftedByDrafter: { ngram: 10 },
+      ranByDrafter: { ngram: 3, eagle: 1 },
     };
     m.observer.onRequest?.('a', stats);
     m.observer.onDrafterError?.('a', 'retrieval');
@@ -30,6 +31,7 @@ describe('createMetrics', () => {
     expect(at('canopy_spec_decode_drafter_accepted_tokens_total', { drafter: 'ngram' })).toBe(4);
     expect(at('canopy_spec_decode_drafter_draft_tokens_total', { drafter: 'ngram' })).toBe(10);
     expect(at('canopy_spec_decode_drafter_errors_total', { drafter: 'retrieval' })).toBe(1);
+    expect(at('canopy_spec_decode_drafter_proposals_total', { drafter: 'eagle' })).toBe(1);
     expect(at('canopy_spec_decode_verify_latency_seconds_sum')).toBeCloseTo(0.012);
     expect(at('canopy_spec_decode_budget_bucket', { le: '4' })).toBe(2);
   });

@@ -39,6 +39,8 @@ export interface ModelHostOptions {
   readonly registry?: DrafterRegistry;
   readonly logger?: Logger;
   readonly observer?: EngineObserver;
+  /** See ModelEngineOptions.gateDrafters (default true). */
+  readonly gateDrafters?: boolean;
 }
 
 export interface ModelHost {
@@ -83,6 +85,7 @@ export async function openModelHost(options: ModelHostOptions): Promise<ModelHos
       drafters: options.drafters ?? DEFAULT_DRAFTERS,
       maxBudget: options.maxBudget,
       modelDir: dir,
+      gateDrafters: options.gateDrafters,
       logger: options.logger,
       observer: options.observer,
       createStopMatcher(stop) {

@@ -22,6 +22,8 @@ export interface TinyEngines {
     drafters: readonly DrafterSpec[],
     extra?: readonly DrafterDefinition<unknown>[],
     maxBudget?: number,
+    /** false: every drafter proposes every step (tests of a drafter's own behaviour). */
+    gateDrafters?: boolean,
   ): Promise<ModelEngine>;
 }
 
@@ -41,13 +43,14 @@ export function useTinyEngines(): TinyEngines {
   return {
     target: () => target as EmbeddedTarget,
     tokenizer: () => tokenizer as Tokenizer,
-    async engine(drafters, extra = [], maxBudget = 32) {
+    async engine(drafters, extra = [], maxBudget = 32, gateDrafters = true) {
       const engine = await createModelEngine({
         target: target as EmbeddedTarget,
         registry: createDrafterRegistry([...builtinDrafters, ...extra]),
         drafters,
         maxBudget,
         ownsTarget: false,
+        gateDrafters,
       });
       engines.push(engine);
       return engine;

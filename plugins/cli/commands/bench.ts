@@ -32,6 +32,7 @@ reports τ, speedup, exact match and draft overhead per category.
   --compare             also run each drafter of the list alone, in the same run
   --budget N            largest verify tree (default 64)
   --fixed-budget        verify the best --budget nodes every step (no policy; for τ studies)
+  --ungated             every drafter proposes every step (no drafter gate; for drafter studies)
   --json OUT            write the full report as JSON
   --chart OUT.svg       write a chart of speedup per category
   --model NAME          prepared model (default ${DEFAULT_MODEL})
@@ -65,6 +66,7 @@ export const benchCommand: Command = {
         compare: { type: 'boolean', default: false },
         budget: { type: 'string' },
         'fixed-budget': { type: 'boolean', default: false },
+        ungated: { type: 'boolean', default: false },
         json: { type: 'string' },
         chart: { type: 'string' },
         model: { type: 'string' },
@@ -114,6 +116,7 @@ export const benchCommand: Command = {
           logger,
           ownsTarget: false,
           fixedBudget: values['fixed-budget'],
+          gateDrafters: !values.ungated,
         });
         variants.push({ name: c.name, engine });
       }
@@ -155,6 +158,8 @@ export const benchCommand: Command = {
           sampling,
           drafters: drafters.map((d) => d.name),
           maxBudget: mainEngine?.maxBudget,
+          policy: values['fixed-budget'] ? 'fixed budget' : 'throughput',
+          drafterGate: !values.ungated,
           verifyCostMs: mainEngine?.costSnapshot(),
         },
         machine: machine(),

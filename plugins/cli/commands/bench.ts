@@ -30,6 +30,7 @@ reports τ, speedup, exact match and draft overhead per category.
   --max-new-tokens N    per turn (default 128)
   --drafters LIST       the speculative configuration (default: fusion of all built-ins)
   --compare             also run each drafter of the list alone, in the same run
+  --also LIST           also run this fusion in the same run (repeatable; named a+b+c)
   --budget N            largest verify tree (default 64)
   --fixed-budget        verify the best --budget nodes every step (no policy; for τ studies)
   --ungated             every drafter proposes every step (no drafter gate; for drafter studies)
@@ -64,6 +65,7 @@ export const benchCommand: Command = {
         'max-new-tokens': { type: 'string' },
         drafters: { type: 'string' },
         compare: { type: 'boolean', default: false },
+        also: { type: 'string', multiple: true },
         budget: { type: 'string' },
         'fixed-budget': { type: 'boolean', default: false },
         ungated: { type: 'boolean', default: false },
@@ -102,6 +104,13 @@ export const benchCommand: Command = {
     if (values.compare && drafters.length > 1)
       for (const d of drafters) configs.push({ name: d.name, drafters: [d] });
     const mainName = drafters.length > 1 ? 'fusion' : drafters[0].name;
+    for (const list of values.also ?? []) {
+      const extra = draftersFromFlag(list);
+      if (extra === null || extra.length === 0)
+        throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--also needs a list of drafters');
+      const name = extra.map((d) => d.name).join('+');
+      if (!configs.some((c) => c.name === name)) configs.push({ name, drafters: extra });
+    }
     configs.push({ name: mainName, drafters });
     const variants: BenchVariant[] = [];
     try {

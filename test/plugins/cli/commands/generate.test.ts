@@ -151,12 +151,16 @@ describe('canopy bench', () => {
       writeFileSync(dataset, JSON.stringify({ question_id: 1, category: 'qa', turns }));
       const json = join(dir, 'bench.json');
       const args = ['bench', '--model', model, '--dataset', dataset, '--max-new-tokens', '24'];
-      const code = await main([...args, '--drafters', 'eagle,ngram', '--compare', '--json', json]);
+      const code = await main([
+        ...args,
+        ...['--drafters', 'eagle,ngram', '--compare', '--also', 'ngram,recycling', '--json', json],
+      ]);
       expect(code, err.join('\n')).toBe(0);
       expect(err.join('\n')).not.toMatch(/running without it/);
       const report = JSON.parse(readFileSync(json, 'utf8'));
       expect(report.overall.exactMatch).toBe(1);
-      expect(Object.keys(report.variants).sort()).toEqual(['eagle', 'fusion', 'ngram']);
+      expect(Object.keys(report.variants).sort()).toEqual(['eagle', 'fusion', 'ngram', 'ngram+recycling']);
+      expect(report.variants['ngram+recycling'].overall.exactMatch).toBe(1);
       expect(report.variants.eagle.overall.tau).toBeGreaterThan(1);
       expect(report.drafters.eagle.ranSteps).toBeGreaterThan(0);
       expect(report.drafters.eagle.ranSteps).toBeLessThanOrEqual(report.overall.steps);

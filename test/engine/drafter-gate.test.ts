@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { DrafterDefinition } from '../../adapters/drafter.js';
 import { createDrafterGate, exclusiveGain } from '../../engine/drafter-gate.js';
 import { GREEDY } from '../../kernels/sampling-params.js';
-import { TINY_PROMPTS, useTinyEngines } from './tiny-engine.js';
+import { scriptedDrafter, TINY_PROMPTS, useTinyEngines } from './tiny-engine.js';
 
 describe('exclusiveGain', () => {
   // Provenance bits: ngram = 1 (bit 0), eagle = 2 (bit 1), both = 3.
@@ -61,51 +61,25 @@ describe('createDrafterGate', () => {
   });
 });
 
-/** A drafter that burns `ms` per proposal and proposes a token the target never picks. */
-function useless(ms: number): DrafterDefinition<unknown> {
-  const name = 'useless';
-  const capabilities = {
-    tree: true,
-    probabilities: false,
-    needsTopK: 0,
-    needsHiddenLayers: [],
-    needsTarget: false,
-  };
+/** A drafter that burns `ms` per proposal and proposes a token the target never picks; counts its calls. */
+function useless(ms: number): { definition: DrafterDefinition<unknown>; proposals: () => number } {
   let proposals = 0;
-  return {
-    name,
-    capabilities,
-    parseOptions: (raw) => raw,
-    create: () => ({
-      name,
-      capabilities,
-      open: () => ({
-        propose: (ctx) => {
-          proposals++;
-          const end = performance.now() + ms;
-          while (performance.now() < end);
-          const root = ctx.tokens[ctx.tokens.length - 1];
-          return {
-            tokens: Int32Array.of(root, 0),
-            parents: Int32Array.of(-1, 0),
-            scores: Float32Array.of(1, 0.5),
-          };
-        },
-        observe: () => undefined,
-      }),
-    }),
-    get proposals() {
-      return proposals;
-    },
-  } as DrafterDefinition<unknown> & { readonly proposals: number };
+  const definition = scriptedDrafter('useless', (ctx) => {
+    proposals++;
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+    const root = ctx.tokens[ctx.tokens.length - 1];
+    return { tokens: Int32Array.of(root, 0), parents: Int32Array.of(-1, 0), scores: Float32Array.of(1, 0.5) };
+  });
+  return { definition, proposals: () => proposals };
 }
 
 const tiny = useTinyEngines();
 
 describe('the gate in the engine', () => {
   it('stops asking a costly drafter that adds nothing, and the output stays the plain one', async () => {
-    const bad = useless(20) as DrafterDefinition<unknown> & { readonly proposals: number };
-    const engine = await tiny.engine([{ name: 'ngram' }, { name: bad.name }], [bad]);
+    const bad = useless(20);
+    const engine = await tiny.engine([{ name: 'ngram' }, { name: 'useless' }], [bad.definition]);
     const plain = await tiny.engine([]);
     const prompt = tiny.tokenizer().encode(TINY_PROMPTS[0]);
     const request = { prompt, maxNewTokens: 96, sampling: GREEDY };
@@ -113,7 +87,7 @@ describe('the gate in the engine', () => {
     const got = await engine.generate({ ...request, speculate: true });
     expect([...got.tokens]).toEqual([...expected.tokens]);
     // Eight steps to learn, then one step in eight.
-    expect(bad.proposals).toBeLessThan(8 + got.stats.steps / 8 + 2);
+    expect(bad.proposals()).toBeLessThan(8 + got.stats.steps / 8 + 2);
     expect(got.stats.steps).toBeGreaterThan(16);
   });
 });

@@ -7,31 +7,12 @@ import { describe, expect, it } from 'vitest';
 import type { Draft, DrafterDefinition } from '../../adapters/drafter.js';
 import { isCanopyError } from '../../kernels/errors.js';
 import { GREEDY } from '../../kernels/sampling-params.js';
-import { TINY_PROMPTS, useTinyEngines } from './tiny-engine.js';
+import { scriptedDrafter, TINY_PROMPTS, useTinyEngines } from './tiny-engine.js';
 
 const tiny = useTinyEngines();
 
 function misbehaving(name: string, propose: (root: number) => Draft | null): DrafterDefinition<unknown> {
-  const capabilities = {
-    tree: true,
-    probabilities: false,
-    needsTopK: 0,
-    needsHiddenLayers: [],
-    needsTarget: false,
-  };
-  return {
-    name,
-    capabilities,
-    parseOptions: (raw) => raw,
-    create: () => ({
-      name,
-      capabilities,
-      open: () => ({
-        propose: (ctx) => propose(ctx.tokens[ctx.tokens.length - 1]),
-        observe: () => undefined,
-      }),
-    }),
-  };
+  return scriptedDrafter(name, (ctx) => propose(ctx.tokens[ctx.tokens.length - 1]));
 }
 
 const thrower = misbehaving('thrower', () => {

@@ -3,7 +3,7 @@
  * engine tests. One target per test file; every engine built here shares it.
  */
 import { afterAll, beforeAll } from 'vitest';
-import type { DrafterDefinition } from '../../adapters/drafter.js';
+import type { Draft, DraftContext, DrafterDefinition } from '../../adapters/drafter.js';
 import { builtinDrafters } from '../../adapters/drafters/index.js';
 import { createEmbeddedTarget, type EmbeddedTarget } from '../../adapters/targets/embedded/index.js';
 import { loadTokenizer, type Tokenizer } from '../../adapters/tokenizer/index.js';
@@ -66,3 +66,27 @@ export const TINY_PROMPTS = [
   'Hello there! How are you today? Hello there! How',
   'a b c d e f g h i j k l m n o p',
 ];
+
+/** A third-party style drafter whose proposal is `propose(context)`; it learns nothing. */
+export function scriptedDrafter(
+  name: string,
+  propose: (context: DraftContext) => Draft | null,
+): DrafterDefinition<unknown> {
+  const capabilities = {
+    tree: true,
+    probabilities: false,
+    needsTopK: 0,
+    needsHiddenLayers: [],
+    needsTarget: false,
+  };
+  return {
+    name,
+    capabilities,
+    parseOptions: (raw) => raw,
+    create: () => ({
+      name,
+      capabilities,
+      open: () => ({ propose, observe: () => undefined }),
+    }),
+  };
+}

@@ -2,7 +2,7 @@
 
     python3 models/train/check_export.py
 
-A random head (weights rounded to float16, as exported) runs over a sequence
+A random head (weights rounded as exported: int8 matrices, float16 vectors) runs over a sequence
 in JAX in one causal pass, and in onnxruntime in two passes, the second
 reading the first's KV cache, as the drafter runs it. Exits non-zero on a
 mismatch.
@@ -21,14 +21,23 @@ import onnxruntime as ort  # noqa: E402
 
 from export import build_head_graph  # noqa: E402
 from head import HeadShape, forward_unrolled, init_params  # noqa: E402
+from quantize import quantize_columns  # noqa: E402
+
+
+def as_exported(v) -> np.ndarray:
+    """A weight as the exported graph holds it (export.py `weight`), back in float32."""
+    v = np.asarray(v, np.float32)
+    if v.ndim != 2:
+        return v.astype(np.float16).astype(np.float32)
+    q, scale = quantize_columns(v)
+    return q.astype(np.float32) * scale
 
 
 def main() -> int:
     hs = HeadShape(hidden=64, heads=4, kv_heads=2, head_dim=16, ffn=96, rope_theta=10000.0, rope_scale=1.0,
                    eps=1e-5, draft_vocab=50)
     rng = np.random.default_rng(0)
-    params = {k: jnp.asarray(np.asarray(v, np.float16).astype(np.float32))
-              for k, v in init_params(hs, np.full(64, 1.5, np.float32), 0).items()}
+    params = {k: jnp.asarray(as_exported(v)) for k, v in init_params(hs, np.full(64, 1.5, np.float32), 0).items()}
     r = 20
     feats = rng.normal(size=(1, r, 64)).astype(np.float32)
     embeds = rng.normal(size=(1, r, 64)).astype(np.float32)

@@ -100,10 +100,6 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         budget: room,
       });
       const t1 = now();
-      for (const { source } of ran) {
-        const name = rt.drafters[source].name;
-        stats.ranByDrafter[name] = (stats.ranByDrafter[name] ?? 0) + 1;
-      }
 
       // 2. Fuse under the budget the policy picks.
       let tree: FusedTree = fuseTrees(root, inputs, room);
@@ -235,6 +231,7 @@ async function proposeAll(
       const started = now();
       const draft = await d.session.propose(context);
       ran.push({ source: d.source, ms: now() - started });
+      stats.ranByDrafter[d.name] = (stats.ranByDrafter[d.name] ?? 0) + 1;
       if (draft === null || draft.tokens.length <= 1) continue;
       validateTree(draft, rt.target.info.vocabSize);
       if (draft.tokens[0] !== root) throw new Error(`draft root ${draft.tokens[0]} is not the root ${root}`);

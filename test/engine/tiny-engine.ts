@@ -16,6 +16,8 @@ import {
 import { useTinyModel } from '../adapters/targets/embedded/tiny-model.js';
 
 export interface TinyEngines {
+  /** The tiny model's directory (drafters read weights such as embeddings from it). */
+  readonly modelDir: () => string;
   readonly target: () => EmbeddedTarget;
   readonly tokenizer: () => Tokenizer;
   engine(
@@ -41,6 +43,7 @@ export function useTinyEngines(): TinyEngines {
     await target?.dispose();
   });
   return {
+    modelDir,
     target: () => target as EmbeddedTarget,
     tokenizer: () => tokenizer as Tokenizer,
     async engine(drafters, extra = [], maxBudget = 32, gateDrafters = true) {
@@ -49,6 +52,7 @@ export function useTinyEngines(): TinyEngines {
         registry: createDrafterRegistry([...builtinDrafters, ...extra]),
         drafters,
         maxBudget,
+        modelDir: modelDir(),
         ownsTarget: false,
         gateDrafters,
       });

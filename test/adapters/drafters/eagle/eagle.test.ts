@@ -11,28 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DrafterEnvironment } from '../../../../adapters/drafter.js';
 import { eagleDrafter } from '../../../../adapters/drafters/eagle/index.js';
-import { createEmbeddedTarget, type EmbeddedTarget } from '../../../../adapters/targets/embedded/index.js';
-import { loadTokenizer, type Tokenizer } from '../../../../adapters/tokenizer/index.js';
 import { createDrafterRegistry, createModelEngine, type ModelEngine } from '../../../../engine/index.js';
 import { isCanopyError } from '../../../../kernels/errors.js';
 import { GREEDY, type SamplingParams } from '../../../../kernels/sampling-params.js';
-import { useTinyModel } from '../../targets/embedded/tiny-model.js';
+import { useTinyEngines } from '../../../engine/tiny-engine.js';
 import { describeDrafterConformance } from '../conformance.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/tiny-random/eagle.onnx', import.meta.url));
-const modelDir = useTinyModel();
-let target: EmbeddedTarget;
-let tokenizer: Tokenizer;
-const engines: ModelEngine[] = [];
-
-beforeAll(async () => {
-  target = await createEmbeddedTarget({ model: modelDir(), threads: 1 });
-  tokenizer = await loadTokenizer(modelDir());
-});
-afterAll(async () => {
-  await Promise.all(engines.map((e) => e.dispose()));
-  await target?.dispose();
-});
+const tiny = useTinyEngines();
+const modelDir = tiny.modelDir;
 
 /** Chat prompts like the ones the fixture head was trained on (a head learns its target where it was trained). */
 const CHATS = [
@@ -42,20 +29,10 @@ const CHATS = [
   'Pretend you are a chef. How do I make a simple tomato soup?',
 ];
 
-const env = (): DrafterEnvironment => ({ target: target.info, modelDir: modelDir() });
+const env = (): DrafterEnvironment => ({ target: tiny.target().info, modelDir: modelDir() });
 
-async function engine(options: unknown, speculate = true): Promise<ModelEngine> {
-  const e = await createModelEngine({
-    target,
-    registry: createDrafterRegistry([eagleDrafter]),
-    drafters: speculate ? [{ name: 'eagle', options }] : [],
-    modelDir: modelDir(),
-    maxBudget: 32,
-    ownsTarget: false,
-  });
-  engines.push(e);
-  return e;
-}
+const engine = (options: unknown, speculate = true): Promise<ModelEngine> =>
+  tiny.engine(speculate ? [{ name: 'eagle', options }] : []);
 
 async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -97,7 +74,7 @@ describe('eagle drafter on the tiny model', () => {
       let steps = 0;
       let tokens = 0;
       for (const [i, text] of CHATS.entries()) {
-        const prompt = tokenizer.encodeChat([{ role: 'user', content: text }]);
+        const prompt = tiny.tokenizer().encodeChat([{ role: 'user', content: text }]);
         const s = { ...sampling, seed: sampling.seed + i };
         const expected = await plain.generate({ prompt, maxNewTokens: 48, sampling: s, speculate: false });
         const got = await spec.generate({ prompt, maxNewTokens: 48, sampling: s, speculate: true });
@@ -115,7 +92,7 @@ describe('eagle drafter on the tiny model', () => {
 
   it('declares the final-normed hidden layer it reads', async () => {
     const factory = await eagleDrafter.create(eagleDrafter.parseOptions({ head: FIXTURE }), env());
-    expect(factory.capabilities.needsHiddenLayers).toEqual([target.info.numLayers]);
+    expect(factory.capabilities.needsHiddenLayers).toEqual([tiny.target().info.numLayers]);
     expect(factory.capabilities.probabilities).toBe(true);
     factory.dispose?.();
   });
@@ -131,7 +108,7 @@ describe('eagle drafter start-up errors', () => {
   it('is incompatible without a head, naming the command that trains one', async () => {
     let caught: unknown;
     try {
-      await eagleDrafter.create(eagleDrafter.parseOptions({}), { target: target.info, modelDir: dir });
+      await eagleDrafter.create(eagleDrafter.parseOptions({}), { target: tiny.target().info, modelDir: dir });
     } catch (error) {
       caught = error;
     }
@@ -139,7 +116,7 @@ describe('eagle drafter start-up errors', () => {
     expect((caught as Error).message).toContain('models/train/eagle.py');
     // The engine then runs without it.
     const e = await createModelEngine({
-      target,
+      target: tiny.target(),
       registry: createDrafterRegistry([eagleDrafter]),
       drafters: [{ name: 'eagle', options: { head: join(dir, 'none.onnx') } }],
       modelDir: modelDir(),
@@ -162,11 +139,14 @@ describe('eagle drafter start-up errors', () => {
     }
     expect(isCanopyError(caught, 'CANOPY_ERR_DRAFTER_HEAD_MISMATCH')).toBe(true);
     expect((caught as Error).message).toContain('other-model');
-    expect((caught as Error).message).toContain(target.info.model);
+    expect((caught as Error).message).toContain(tiny.target().info.model);
   });
 
   it('is incompatible with a target that returns no hidden states', async () => {
-    const info = { ...target.info, capabilities: { ...target.info.capabilities, hiddenStates: false } };
+    const info = {
+      ...tiny.target().info,
+      capabilities: { ...tiny.target().info.capabilities, hiddenStates: false },
+    };
     expect(
       await codeOf(
         Promise.resolve(

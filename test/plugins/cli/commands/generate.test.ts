@@ -6,28 +6,13 @@
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../../../plugins/cli/main.js';
 import { useTinyModel } from '../../../adapters/targets/embedded/tiny-model.js';
+import { captureOutput } from './capture-output.js';
 
 const tinyDir = useTinyModel();
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out.push(String(s));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err.push(String(s));
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureOutput({ stdout: true, stderr: true });
 
 async function generateJson(...flags: string[]) {
   const code = await main(['generate', '--model', tinyDir(), '--json', '--max-new-tokens', '24', ...flags]);
@@ -43,7 +28,7 @@ describe('canopy generate', () => {
   it('prints text, token ids and stats as JSON, and speculation changes nothing but speed', async () => {
     const prompt = ['--prompt', 'one two three one two three one two'];
     const plain = await generateJson(...prompt, '--drafters', 'none');
-    out = [];
+    out.length = 0;
     const spec = await generateJson(...prompt, '--drafters', 'ngram,recycling');
     expect(plain.tokens.length).toBe(24);
     expect(spec.tokens).toEqual(plain.tokens);
@@ -57,7 +42,7 @@ describe('canopy generate', () => {
   it('draws the same tokens for the same seed, with and without speculation', async () => {
     const flags = ['--prompt', 'hello there', '--temperature', '0.8', '--top-p', '0.95', '--seed', '42'];
     const plain = await generateJson(...flags, '--drafters', 'none');
-    out = [];
+    out.length = 0;
     const spec = await generateJson(...flags);
     expect(spec.tokens).toEqual(plain.tokens);
   });

@@ -1,27 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../../../plugins/cli/main.js';
+import { captureOutput } from './capture-output.js';
 
 const home = mkdtempSync(join(tmpdir(), 'canopy-cli-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 const saved = process.env.CANOPY_HOME;
-let out: string[];
-let err: string[];
+const { out, err } = captureOutput({ stderr: true });
 beforeEach(() => {
   process.env.CANOPY_HOME = home;
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err.push(String(s));
-    return true;
-  });
 });
 afterEach(() => {
-  vi.restoreAllMocks();
   if (saved === undefined) delete process.env.CANOPY_HOME;
   else process.env.CANOPY_HOME = saved;
 });
@@ -31,7 +22,7 @@ describe('canopy prepare-model', () => {
     expect(await main(['prepare-model', '--tiny'])).toBe(0);
     expect(out).toEqual([join(home, 'models', 'tiny-random')]);
     expect(err.join('')).toMatch(/write ONNX graphs/);
-    out = [];
+    out.length = 0;
     expect(await main(['prepare-model', '--tiny'])).toBe(0);
     expect(out).toEqual([join(home, 'models', 'tiny-random')]);
     expect(err.join('')).toMatch(/already prepared/);

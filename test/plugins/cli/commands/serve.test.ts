@@ -6,24 +6,17 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../../../plugins/cli/main.js';
 import { useTinyModel } from '../../../adapters/targets/embedded/tiny-model.js';
 import { json, post, sseData } from '../../proxy/helpers.js';
+import { captureOutput } from './capture-output.js';
 
 const tiny = useTinyModel();
 const dir = mkdtempSync(join(tmpdir(), 'canopy-serve-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-let out: string[];
-let err: string[];
-beforeEach(() => {
-  out = [];
-  err = [];
-  vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-});
-afterEach(() => vi.restoreAllMocks());
+const { out, err } = captureOutput();
 
 async function endpoints(): Promise<{ http: string; grpc: string | null }> {
   for (let i = 0; i < 600 && out.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
@@ -62,13 +55,13 @@ describe('canopy serve', () => {
 
     const file = join(dir, 'canopy.config.json');
     writeFileSync(file, JSON.stringify({ embedded: {}, server: { hots: '0.0.0.0' } }));
-    err = [];
+    err.length = 0;
     expect(await main(['serve', '--config', file])).toBe(1);
     expect(err.join('\n')).toMatch(
       /canopy serve: .*canopy\.config\.json: unknown key 'server\.hots' \(did you mean 'host'\?\).*\[CANOPY_ERR_INVALID_CONFIG\]/,
     );
 
-    err = [];
+    err.length = 0;
     expect(await main(['serve', '--config', join(dir, 'absent.yaml'), '--embedded'])).toBe(1);
     expect(err.join('\n')).toContain('CANOPY_ERR_INVALID_CONFIG');
   });

@@ -36,6 +36,8 @@ export interface ModelHostOptions {
   readonly target?: TargetSpec;
   readonly drafters?: readonly DrafterSpec[];
   readonly maxBudget?: number;
+  /** See ModelEngineOptions.fixedBudget (experiments, tests that must not depend on this machine's speed). */
+  readonly fixedBudget?: boolean;
   readonly registry?: DrafterRegistry;
   readonly logger?: Logger;
   readonly observer?: EngineObserver;
@@ -84,6 +86,7 @@ export async function openModelHost(options: ModelHostOptions): Promise<ModelHos
       registry: options.registry ?? createDefaultRegistry(),
       drafters: options.drafters ?? DEFAULT_DRAFTERS,
       maxBudget: options.maxBudget,
+      fixedBudget: options.fixedBudget,
       modelDir: dir,
       gateDrafters: options.gateDrafters,
       logger: options.logger,

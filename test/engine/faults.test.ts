@@ -43,7 +43,7 @@ describe('engine faults', () => {
     'skips a misbehaving drafter ($name) and still emits the plain output',
     async (bad) => {
       const plain = await tiny.engine([]);
-      const engine = await tiny.engine([{ name: 'ngram' }, { name: bad.name }], [bad]);
+      const engine = await tiny.engine([{ name: 'ngram' }, { name: bad.name }], { extra: [bad] });
       const prompt = tiny.tokenizer().encode(TINY_PROMPTS[0]);
       const expected = await plain.generate({ prompt, maxNewTokens: 32, sampling: GREEDY, speculate: false });
       const got = await engine.generate({ prompt, maxNewTokens: 32, sampling: GREEDY, speculate: true });
@@ -63,8 +63,12 @@ describe('engine faults', () => {
   });
 
   it('refuses budgets out of range and drafters the model does not run', async () => {
-    expect(await codeOf(tiny.engine([{ name: 'ngram' }], [], 0))).toBe('CANOPY_ERR_BUDGET_OUT_OF_RANGE');
-    expect(await codeOf(tiny.engine([{ name: 'ngram' }], [], 1000))).toBe('CANOPY_ERR_BUDGET_OUT_OF_RANGE');
+    expect(await codeOf(tiny.engine([{ name: 'ngram' }], { maxBudget: 0 }))).toBe(
+      'CANOPY_ERR_BUDGET_OUT_OF_RANGE',
+    );
+    expect(await codeOf(tiny.engine([{ name: 'ngram' }], { maxBudget: 1000 }))).toBe(
+      'CANOPY_ERR_BUDGET_OUT_OF_RANGE',
+    );
     const engine = await tiny.engine([{ name: 'ngram' }]);
     const prompt = tiny.tokenizer().encode('hello');
     const request = { prompt, maxNewTokens: 4, sampling: GREEDY, speculate: true };

@@ -20,13 +20,18 @@ export interface TinyEngines {
   readonly modelDir: () => string;
   readonly target: () => EmbeddedTarget;
   readonly tokenizer: () => Tokenizer;
-  engine(
-    drafters: readonly DrafterSpec[],
-    extra?: readonly DrafterDefinition<unknown>[],
-    maxBudget?: number,
-    /** false: every drafter proposes every step (tests of a drafter's own behaviour). */
-    gateDrafters?: boolean,
-  ): Promise<ModelEngine>;
+  engine(drafters: readonly DrafterSpec[], options?: TinyEngineOptions): Promise<ModelEngine>;
+}
+
+export interface TinyEngineOptions {
+  /** Drafter definitions registered beside the built-in ones. */
+  readonly extra?: readonly DrafterDefinition<unknown>[];
+  /** Default 32. */
+  readonly maxBudget?: number;
+  /** false: every drafter proposes every step (tests of a drafter's own behaviour). */
+  readonly gateDrafters?: boolean;
+  /** true: verify the best maxBudget nodes every step, whatever this machine's timings say. */
+  readonly fixedBudget?: boolean;
 }
 
 export function useTinyEngines(): TinyEngines {
@@ -46,12 +51,13 @@ export function useTinyEngines(): TinyEngines {
     modelDir,
     target: () => target as EmbeddedTarget,
     tokenizer: () => tokenizer as Tokenizer,
-    async engine(drafters, extra = [], maxBudget = 32, gateDrafters = true) {
+    async engine(drafters, { extra = [], maxBudget = 32, gateDrafters = true, fixedBudget = false } = {}) {
       const engine = await createModelEngine({
         target: target as EmbeddedTarget,
         registry: createDrafterRegistry([...builtinDrafters, ...extra]),
         drafters,
         maxBudget,
+        fixedBudget,
         modelDir: modelDir(),
         ownsTarget: false,
         gateDrafters,

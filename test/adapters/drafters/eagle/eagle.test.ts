@@ -31,8 +31,11 @@ const CHATS = [
 
 const env = (): DrafterEnvironment => ({ target: tiny.target().info, modelDir: modelDir() });
 
+/** Speculating engines draft every step and verify the best 16 nodes: what they accept does not follow this machine's timings. */
 const engine = (options: unknown, speculate = true): Promise<ModelEngine> =>
-  tiny.engine(speculate ? [{ name: 'eagle', options }] : []);
+  speculate
+    ? tiny.engine([{ name: 'eagle', options }], { maxBudget: 16, gateDrafters: false, fixedBudget: true })
+    : tiny.engine([]);
 
 async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   try {

@@ -11,11 +11,14 @@ import { openModelHost } from '../../../../plugins/host/model-host.js';
 describe.runIf(process.env.CANOPY_MODEL_TESTS === '1')('eagle on SmolLM2-135M-Instruct', () => {
   it('emits the plain greedy tokens and drafts well beyond one token per step', async () => {
     loadManifest(DEFAULT_MODEL);
-    // Every step drafts: this measures the head, not whether it pays on this machine.
+    // Every step drafts and verifies the best 16 nodes: this measures the head, not whether
+    // it pays on this machine (the policy's tree size follows measured timings).
     const host = await openModelHost({
       model: DEFAULT_MODEL,
       drafters: [{ name: 'eagle' }],
       gateDrafters: false,
+      maxBudget: 16,
+      fixedBudget: true,
     });
     try {
       expect(host.engine.drafterNames).toEqual(['eagle']);
@@ -33,7 +36,8 @@ describe.runIf(process.env.CANOPY_MODEL_TESTS === '1')('eagle on SmolLM2-135M-In
         tokens += spec.tokens.length;
         steps += spec.stats.steps;
       }
-      expect(tokens / steps).toBeGreaterThan(1.4);
+      // 128 tokens in 74 steps (τ 1.73) on the machine that set this bound.
+      expect(tokens / steps, `${tokens} tokens in ${steps} steps`).toBeGreaterThan(1.4);
     } finally {
       await host.dispose();
     }

@@ -23,6 +23,8 @@ export interface Aggregate {
   draftOverheadShare: number;
   draftMicrosPerStep: number;
   meanBudget: number;
+  /** τ the calibrated path scores predicted (a calibration check: the policy sizes trees with them). */
+  predictedTau: number;
 }
 
 export interface VariantReport {
@@ -47,6 +49,7 @@ interface Sums {
   specMs: number;
   verifyMs: number;
   budgetSum: number;
+  predictedTokens: number;
 }
 
 const zero = (): Sums => ({
@@ -62,6 +65,7 @@ const zero = (): Sums => ({
   specMs: 0,
   verifyMs: 0,
   budgetSum: 0,
+  predictedTokens: 0,
 });
 
 function firstDifference(a: number[][], b: number[][]): number {
@@ -83,6 +87,7 @@ function add(s: Sums, run: PromptRun, base: PromptRun, match: boolean): void {
     s.specMs += st.draftMs + st.fuseMs + st.walkMs;
     s.verifyMs += st.verifyMs;
     s.budgetSum += st.budgetSum;
+    s.predictedTokens += st.predictedTokens;
   }
   for (const st of base.stats) {
     s.baseTokens += st.tokens;
@@ -110,6 +115,7 @@ function finish(s: Sums): Aggregate {
     draftOverheadShare: r(s.specMs / (s.specMs + s.verifyMs), 4),
     draftMicrosPerStep: r((s.specMs * 1000) / s.steps, 1),
     meanBudget: r(s.budgetSum / s.steps, 2),
+    predictedTau: r(s.predictedTokens / s.steps),
   };
 }
 
@@ -151,6 +157,7 @@ export function formatTable(name: string, report: VariantReport): string {
     'category',
     'prompts',
     'τ',
+    'pred τ',
     'tok/s',
     'base tok/s',
     'speedup',
@@ -163,6 +170,7 @@ export function formatTable(name: string, report: VariantReport): string {
     label,
     String(a.prompts),
     a.tau.toFixed(2),
+    a.predictedTau.toFixed(2),
     a.tokensPerSecond.toFixed(1),
     a.baselineTokensPerSecond.toFixed(1),
     `${a.speedup.toFixed(2)}×`,

@@ -174,6 +174,9 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
 
       stats.steps++;
       stats.budgetSum += tree.tokens.length;
+      let predicted = 1;
+      for (let i = 1; i < tree.pathScores.length; i++) predicted += tree.pathScores[i];
+      stats.predictedTokens += predicted;
       stats.draftMs += t1 - t0;
       stats.fuseMs += t2 - t1;
       stats.verifyMs += t3 - t2;

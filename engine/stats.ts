@@ -25,6 +25,12 @@ export interface RequestStats {
   failedDrafters: string[];
   /** Sum of the budgets chosen, for the mean. */
   budgetSum: number;
+  /**
+   * Sum over passes of the tokens the calibrated scores predicted: 1 + the
+   * path scores of the verified draft nodes. Against `tokens` it shows how well
+   * calibrated the policy's estimates are (the policy sizes trees with them).
+   */
+  predictedTokens: number;
   /** Wall time split, milliseconds. */
   prefillMs: number;
   draftMs: number;
@@ -46,6 +52,7 @@ export function emptyStats(): RequestStats {
     ranByDrafter: {},
     failedDrafters: [],
     budgetSum: 0,
+    predictedTokens: 0,
     prefillMs: 0,
     draftMs: 0,
     fuseMs: 0,

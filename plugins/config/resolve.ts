@@ -30,7 +30,8 @@ export interface ResolvedModel {
   readonly maxTokens: number;
 }
 
-function drafterSpec(entry: DrafterEntry): DrafterSpec {
+/** A config file's drafter entry as the engine takes it. */
+export function drafterSpec(entry: DrafterEntry): DrafterSpec {
   return typeof entry === 'string' ? { name: entry } : { name: entry.name, options: entry.options };
 }
 

@@ -3,6 +3,10 @@
  * tokens after every token it verifies are kept in an adjacency matrix shared
  * by all requests of the model; a draft expands a static tree template from the
  * root through that matrix. Train-free, and it learns as the model runs.
+ *
+ * Beyond the paper, rows are also kept per (previous, current) token pair in a
+ * bounded hash table (pair-table.ts) and preferred where they exist: one more
+ * token of context makes the recycled top-k a better guess.
  */
 import { CanopyError } from '../../../kernels/errors.js';
 import type {
@@ -14,6 +18,7 @@ import type {
 import { parseDrafterOptions } from '../parse-options.js';
 import { AdjacencyMatrix } from './adjacency.js';
 import { DEFAULT_RECYCLING_K, type RecyclingOptions, recyclingOptionsSchema } from './options.js';
+import { PairTable } from './pair-table.js';
 import { RecyclingSession, type RecyclingShared } from './session.js';
 import { compileTemplate } from './template.js';
 
@@ -47,9 +52,18 @@ export const recyclingDrafter: DrafterDefinition<RecyclingOptions> = Object.free
         { details: { drafter: 'recycling', model: env.target.model } },
       );
     }
-    const shared: { matrix: AdjacencyMatrix | null; template: RecyclingShared['template'] } = {
-      matrix: new AdjacencyMatrix(env.target.vocabSize, options.k),
-      template: compileTemplate(options.tree),
+    const template = compileTemplate(options.tree);
+    const vocab = env.target.vocabSize;
+    // Expansion handles pack (previous token, token, template node) into one safe integer.
+    const pairsFit = (vocab + 1) * vocab * template.size <= Number.MAX_SAFE_INTEGER;
+    const shared: {
+      matrix: AdjacencyMatrix | null;
+      pairs: PairTable | null;
+      template: RecyclingShared['template'];
+    } = {
+      matrix: new AdjacencyMatrix(vocab, options.k),
+      pairs: options.order === 2 && pairsFit ? new PairTable(options.pairRows, options.k, vocab) : null,
+      template,
     };
     return {
       name: 'recycling',
@@ -60,13 +74,19 @@ export const recyclingDrafter: DrafterDefinition<RecyclingOptions> = Object.free
         const top = request.promptTopK;
         if (top && shared.matrix) {
           const rows = Math.min(request.prompt.length - 1, top.ids.length / top.k);
-          for (let i = 0; i < rows; i++)
+          for (let i = 0; i < rows; i++) {
             shared.matrix.record(request.prompt[i], top.ids, i * top.k, top.k, top.logprobs);
+            if (i > 0) {
+              const before = request.prompt[i - 1];
+              shared.pairs?.record(before, request.prompt[i], top.ids, i * top.k, top.k, top.logprobs);
+            }
+          }
         }
         return new RecyclingSession(shared);
       },
       dispose() {
         shared.matrix = null;
+        shared.pairs = null;
       },
     };
   },

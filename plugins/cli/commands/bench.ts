@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, freemem, type as osType, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { z } from 'zod';
 import { DEFAULT_MODEL } from '../../../adapters/model-store/index.js';
 import { speedupChart } from '../../../bench/chart.js';
 import { loadDataset, stratify } from '../../../bench/dataset.js';
@@ -15,6 +16,8 @@ import { formatTable, summarizeVariant, type VariantReport } from '../../../benc
 import { type BenchVariant, runBench } from '../../../bench/spec-bench.js';
 import { createModelEngine, type DrafterSpec } from '../../../engine/index.js';
 import { CanopyError } from '../../../kernels/errors.js';
+import { drafterSpec } from '../../config/resolve.js';
+import { drafterEntrySchema } from '../../config/schema.js';
 import { createDefaultRegistry, openModelHost } from '../../host/model-host.js';
 import { draftersFromFlag, numberFlag, SAMPLING_FLAGS, samplingFromFlags, targetFromFlag } from '../flags.js';
 import { createProgress } from '../progress.js';
@@ -31,6 +34,8 @@ reports τ, speedup, exact match and draft overhead per category.
   --drafters LIST       the speculative configuration (default: fusion of all built-ins)
   --compare             also run each drafter of the list alone, in the same run
   --also LIST           also run this fusion in the same run (repeatable; named a+b+c)
+  --variant NAME=JSON   also run drafters with options, e.g.
+                        'paper=[{"name":"recycling","options":{"order":1}}]' (repeatable)
   --budget N            largest verify tree (default 64)
   --fixed-budget        verify the best --budget nodes every step (no policy; for τ studies)
   --ungated             every drafter proposes every step (no drafter gate; for drafter studies)
@@ -40,6 +45,26 @@ reports τ, speedup, exact match and draft overhead per category.
   --target URL          verify on a Triton server instead of in process
   --triton-model NAME   the Triton model (default canopy_lm)
   sampling: --temperature --top-p --top-k --min-p --seed (greedy by default)`;
+
+/** `--variant NAME=JSON`: a named list of drafter entries, as in a config file's `drafters`. */
+function variantFromFlag(value: string): { name: string; drafters: DrafterSpec[] } {
+  const eq = value.indexOf('=');
+  const name = eq > 0 ? value.slice(0, eq).trim() : '';
+  let raw: unknown;
+  try {
+    raw = eq > 0 ? JSON.parse(value.slice(eq + 1)) : undefined;
+  } catch {
+    raw = undefined;
+  }
+  const parsed = z.array(drafterEntrySchema).min(1).max(32).safeParse(raw);
+  if (name === '' || !parsed.success) {
+    throw new CanopyError(
+      'CANOPY_ERR_INVALID_ARGUMENT',
+      `--variant must be NAME=JSON with a non-empty JSON list of drafter names or { "name", "options" }, got '${value}'`,
+    );
+  }
+  return { name, drafters: parsed.data.map(drafterSpec) };
+}
 
 function machine(): Record<string, unknown> {
   const cpu = cpus();
@@ -66,6 +91,7 @@ export const benchCommand: Command = {
         drafters: { type: 'string' },
         compare: { type: 'boolean', default: false },
         also: { type: 'string', multiple: true },
+        variant: { type: 'string', multiple: true },
         budget: { type: 'string' },
         'fixed-budget': { type: 'boolean', default: false },
         ungated: { type: 'boolean', default: false },
@@ -93,6 +119,10 @@ export const benchCommand: Command = {
     const drafters = draftersFromFlag(values.drafters);
     if (drafters === null)
       throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'bench needs drafters (not none)');
+    const extraVariants = (values.variant ?? []).map(variantFromFlag);
+    const mainName = drafters.length > 1 ? 'fusion' : drafters[0].name;
+    if (extraVariants.some((v) => v.name === mainName))
+      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `--variant name '${mainName}' is taken`);
     const prompts = stratify(loadDataset(values.dataset), perCategory);
     const target = targetFromFlag(values.target, values['triton-model']);
     const logger = pino({ level: process.env.CANOPY_LOG_LEVEL ?? 'warn' }, pino.destination(2));
@@ -103,13 +133,17 @@ export const benchCommand: Command = {
     const configs: { name: string; drafters: readonly DrafterSpec[] }[] = [];
     if (values.compare && drafters.length > 1)
       for (const d of drafters) configs.push({ name: d.name, drafters: [d] });
-    const mainName = drafters.length > 1 ? 'fusion' : drafters[0].name;
     for (const list of values.also ?? []) {
       const extra = draftersFromFlag(list);
       if (extra === null || extra.length === 0)
         throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--also needs a list of drafters');
       const name = extra.map((d) => d.name).join('+');
       if (!configs.some((c) => c.name === name)) configs.push({ name, drafters: extra });
+    }
+    for (const v of extraVariants) {
+      if (configs.some((c) => c.name === v.name) || v.name === mainName)
+        throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `--variant name '${v.name}' is taken`);
+      configs.push(v);
     }
     configs.push({ name: mainName, drafters });
     const variants: BenchVariant[] = [];

@@ -63,6 +63,20 @@ describe('canopy generate', () => {
     expect(err.join('\n')).toContain(`[${code}]`);
   });
 
+  it.each([
+    ['paper'],
+    ['=[{"name":"recycling"}]'],
+    ['paper=[]'],
+    ['paper={"name":"recycling"}'],
+    ['paper=[{"name":"recycling","optons":{}}]'],
+    ['fusion=["ngram"]'],
+  ])('bench refuses --variant %s before any work', async (variant) => {
+    // The dataset does not exist: the flag is refused before anything is read.
+    const args = ['bench', '--model', tinyDir(), '--dataset', 'never-read.jsonl', '--variant', variant];
+    expect(await main(args)).toBe(1);
+    expect(err.join('\n')).toMatch(/--variant .*\[CANOPY_ERR_INVALID_ARGUMENT\]/);
+  });
+
   it('says which command prepares a missing model', async () => {
     expect(await main(['generate', '--model', 'not-prepared-anywhere', '--prompt', 'hi'])).toBe(1);
     expect(err.join('\n')).toMatch(/prepare-model.*\[CANOPY_ERR_MODEL_NOT_PREPARED\]/);
@@ -97,6 +111,8 @@ describe('canopy bench', () => {
       '--max-new-tokens',
       '16',
       '--compare',
+      '--variant',
+      'paper=[{"name":"recycling","options":{"order":1}}]',
       '--json',
       json,
       '--chart',
@@ -113,10 +129,18 @@ describe('canopy bench', () => {
       'tokensPerSecond',
       'baselineTokensPerSecond',
       'draftOverheadShare',
+      'predictedTau',
     ]) {
       expect(report.overall[key], key).toBeTypeOf('number');
     }
-    expect(Object.keys(report.variants).sort()).toEqual(['fusion', 'ngram', 'recycling', 'retrieval']);
+    expect(Object.keys(report.variants).sort()).toEqual([
+      'fusion',
+      'ngram',
+      'paper',
+      'recycling',
+      'retrieval',
+    ]);
+    expect(report.variants.paper.overall.exactMatch).toBe(1);
     expect(report.settings.subset).toMatch(/2 per category/);
     expect(report.machine.cores).toBeGreaterThan(0);
     expect((await import('node:fs')).readFileSync(chart, 'utf8')).toMatch(/^<svg/);

@@ -1,5 +1,5 @@
 /**
- * Learning from a verify pass: per-drafter calibration and accounting.
+ * Learning from a verify pass: per-drafter and fused-node calibration, and accounting.
  *
  * Calibration uses every *tested* draft node: a child of a node on the
  * accepted path. Its outcome is known even when fusion pruned it, because the
@@ -7,7 +7,7 @@
  * been accepted exactly when its token equals that choice (greedy or seeded).
  */
 import type { Draft, DraftFeedback } from '../adapters/drafter.js';
-import type { FusionInput } from '../kernels/fuse.js';
+import type { FusedTree, FusionInput } from '../kernels/fuse.js';
 import type { Calibration } from './calibration.js';
 import type { ModelRuntime } from './runtime.js';
 import type { RequestStats } from './stats.js';
@@ -71,4 +71,25 @@ export function accountDrafts(
     }
   }
   for (let j = 0; j < inputs.length; j++) recordTested(rt.calibration, inputs[j].source, raw[j], feedback);
+}
+
+/**
+ * Teaches the second calibration stage with every tested node of the fused
+ * tree, before the policy cut it to a budget: a child of an accepted node
+ * would have been accepted exactly when its token is the target's choice there.
+ */
+export function recordFused(
+  rt: ModelRuntime,
+  fused: FusedTree,
+  chosen: Int32Array,
+  accepted: Int32Array,
+): void {
+  for (let k = 0; k < accepted.length; k++) {
+    const node = accepted[k];
+    const choice = chosen[node];
+    for (let c = node + 1; c < fused.tokens.length; c++) {
+      if (fused.parents[c] === node)
+        rt.setCalibration.record(fused.sources[c], fused.combinedScores[c], fused.tokens[c] === choice);
+    }
+  }
 }

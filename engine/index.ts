@@ -1,4 +1,9 @@
-export { type Calibration, createCalibration } from './calibration.js';
+export {
+  type Calibration,
+  createCalibration,
+  createSetCalibration,
+  type SetCalibration,
+} from './calibration.js';
 export { type CostModel, createCostModel } from './cost-model.js';
 export {
   checkBudget,

@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 import type { DrafterFactory } from '../adapters/drafter.js';
 import type { Target } from '../adapters/target.js';
 import { CanopyError, isCanopyError } from '../kernels/errors.js';
-import { createCalibration } from './calibration.js';
+import { createCalibration, createSetCalibration } from './calibration.js';
 import { createCostModel } from './cost-model.js';
 import { createDrafterGate } from './drafter-gate.js';
 import { createBudgetPolicy } from './policy.js';
@@ -111,6 +111,7 @@ export async function createModelEngine(options: ModelEngineOptions): Promise<Mo
     drafters,
     drafterByName: (n) => byName.get(n) as DrafterFactory,
     calibration: createCalibration(MAX_DRAFTERS),
+    setCalibration: createSetCalibration(),
     cost,
     policy: createBudgetPolicy(cost),
     gate: createDrafterGate(MAX_DRAFTERS, options.gateDrafters !== false),

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { DrafterFactory } from '../adapters/drafter.js';
 import type { Target } from '../adapters/target.js';
-import type { Calibration } from './calibration.js';
+import type { Calibration, SetCalibration } from './calibration.js';
 import type { CostModel } from './cost-model.js';
 import type { DrafterGate } from './drafter-gate.js';
 import type { BudgetPolicy } from './policy.js';
@@ -33,6 +33,8 @@ export interface ModelRuntime {
   readonly drafters: readonly RuntimeDrafter[];
   drafterByName(name: string): DrafterFactory;
   readonly calibration: Calibration;
+  /** Second stage: fused nodes by the set of drafters that proposed them (calibration.ts). */
+  readonly setCalibration: SetCalibration;
   readonly cost: CostModel;
   readonly policy: BudgetPolicy;
   /** Which drafters pay for their drafting time (drafter-gate.ts). */

@@ -14,7 +14,7 @@ import { type FusedTree, type FusionInput, fuseTrees, prefixTree } from '../kern
 import { validateTree } from '../kernels/tree.js';
 import { walkTree } from '../kernels/verify.js';
 import { exclusiveGain } from './drafter-gate.js';
-import { accountDrafts, calibrateDraft } from './feedback.js';
+import { accountDrafts, calibrateDraft, recordFused } from './feedback.js';
 import type { ModelRuntime } from './runtime.js';
 import { emptyStats, type RequestStats } from './stats.js';
 import type { FinishReason, GenerateRequest, GenerateResult } from './types.js';
@@ -102,7 +102,8 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
       const t1 = now();
 
       // 2. Fuse under the budget the policy picks.
-      let tree: FusedTree = fuseTrees(root, inputs, room);
+      const fused = fuseTrees(root, inputs, room, rt.setCalibration.map);
+      let tree: FusedTree = fused;
       if (tree.tokens.length > 1 && !rt.fixedBudget) {
         const { budget } = rt.policy.choose(tree.pathScores.subarray(1), rt.hostMs(), room);
         tree = prefixTree(tree, budget);
@@ -159,6 +160,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         tokens: tokens.subarray(0, committed),
       };
       accountDrafts(rt, stats, inputs, raw, feedback);
+      recordFused(rt, fused, result.chosen, walk.accepted);
       for (const { source, ms } of ran)
         rt.gate.recordDrafter(source, ms, exclusiveGain(tree.sources, walk.accepted, source));
       for (const d of drafters) {

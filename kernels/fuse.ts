@@ -11,6 +11,10 @@
  *    online from what the target accepted, which also corrects the
  *    overconfidence noisy-OR has when drafters are correlated. Duplicate nodes
  *    within one draft count once (their max), so a drafter cannot vote twice.
+ *    An optional `recalibrate(sources, score)` then maps each combined score
+ *    to a probability learned for that set of drafters (the engine's second
+ *    calibration stage, engine/calibration.ts); the combined score stays in
+ *    `combinedScores`, which is what that stage learns from.
  * 3. Keep the `budget` nodes with the highest path score (product of node
  *    scores root→node). A child's path score never exceeds its parent's, so
  *    with ties broken by depth (shallower first) and then by trie index
@@ -35,15 +39,22 @@ export interface FusionInput {
 }
 
 export interface FusedTree extends TokenTree {
-  /** [numNodes] combined node score; 1 for the root. */
+  /** [numNodes] node score (recalibrated when fusion was given `recalibrate`); 1 for the root. */
   readonly scores: Float32Array;
+  /** [numNodes] the noisy-OR of the drafters' scores, before any recalibration; 1 for the root. */
+  readonly combinedScores: Float32Array;
   /** [numNodes] product of scores from the root to the node, non-increasing along each path. */
   readonly pathScores: Float32Array;
   /** [numNodes] bitmask of the drafters (by source) that proposed each node; the root has every input's bit. */
   readonly sources: Uint32Array;
 }
 
-export function fuseTrees(rootToken: number, inputs: readonly FusionInput[], budget: number): FusedTree {
+export function fuseTrees(
+  rootToken: number,
+  inputs: readonly FusionInput[],
+  budget: number,
+  recalibrate?: (sources: number, score: number) => number,
+): FusedTree {
   if (!Number.isInteger(budget) || budget < 1) {
     throw new CanopyError(
       'CANOPY_ERR_BUDGET_OUT_OF_RANGE',
@@ -92,6 +103,13 @@ export function fuseTrees(rootToken: number, inputs: readonly FusionInput[], bud
       trie.score[node] = a + b - a * b; // noisy-OR, exact (= b) for the first drafter
     }
   }
+  trie.combined.set(trie.score.subarray(0, trie.size));
+  if (recalibrate) {
+    for (let node = 1; node < trie.size; node++) {
+      const s = recalibrate(trie.sources[node], trie.score[node]);
+      trie.score[node] = s > 0 ? Math.min(s, 1) : 0;
+    }
+  }
   return trie.select(budget);
 }
 
@@ -103,6 +121,7 @@ export function prefixTree(tree: FusedTree, budget: number): FusedTree {
     tokens: tree.tokens.subarray(0, n),
     parents: tree.parents.subarray(0, n),
     scores: tree.scores.subarray(0, n),
+    combinedScores: tree.combinedScores.subarray(0, n),
     pathScores: tree.pathScores.subarray(0, n),
     sources: tree.sources.subarray(0, n),
   };
@@ -117,6 +136,8 @@ class Trie {
   readonly firstChild: Int32Array;
   readonly nextSibling: Int32Array;
   readonly score: Float64Array;
+  /** Noisy-OR score before recalibration. */
+  readonly combined: Float64Array;
   /** Max score the input being merged gave the node. */
   readonly current: Float64Array;
   readonly lastInput: Int32Array;
@@ -129,6 +150,7 @@ class Trie {
     this.firstChild = new Int32Array(capacity).fill(-1);
     this.nextSibling = new Int32Array(capacity);
     this.score = new Float64Array(capacity);
+    this.combined = new Float64Array(capacity);
     this.current = new Float64Array(capacity);
     this.lastInput = new Int32Array(capacity).fill(-1);
     this.sources = new Uint32Array(capacity);
@@ -191,6 +213,7 @@ class Trie {
     const tokens = new Int32Array(keep);
     const parents = new Int32Array(keep);
     const scores = new Float32Array(keep);
+    const combinedScores = new Float32Array(keep);
     const pathScores = new Float32Array(keep);
     const sources = new Uint32Array(keep);
     push(0);
@@ -201,6 +224,7 @@ class Trie {
       tokens[out] = this.tokens[node];
       parents[out] = node === 0 ? -1 : newIndex[this.parents[node]];
       scores[out] = this.score[node];
+      combinedScores[out] = this.combined[node];
       pathScores[out] = path[node];
       sources[out] = this.sources[node];
       out++;
@@ -209,11 +233,12 @@ class Trie {
         if (path[c] > 0) push(c);
       }
     }
-    if (out === keep) return { tokens, parents, scores, pathScores, sources };
+    if (out === keep) return { tokens, parents, scores, combinedScores, pathScores, sources };
     return {
       tokens: tokens.slice(0, out),
       parents: parents.slice(0, out),
       scores: scores.slice(0, out),
+      combinedScores: combinedScores.slice(0, out),
       pathScores: pathScores.slice(0, out),
       sources: sources.slice(0, out),
     };

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createBudgetPolicy, createCalibration, createCostModel } from '../../engine/index.js';
+import {
+  createBudgetPolicy,
+  createCalibration,
+  createCostModel,
+  createSetCalibration,
+} from '../../engine/index.js';
 
 /** A cost model measured on a curve like the architecture doc's CPU probe. */
 function measured(curve: (n: number) => number) {
@@ -76,5 +81,21 @@ describe('calibration', () => {
     expect(calibration.map(1, 0.85)).toBeCloseTo(0.85, 5);
     expect(calibration.map(0, 0.25)).toBeCloseTo(0.25, 5);
     expect(calibration.totals(0)).toEqual({ tested: 400, accepted: 80 });
+  });
+});
+
+describe('source-set calibration', () => {
+  it('learns each set of drafters on its own, and passes unknown sets through', () => {
+    const sets = createSetCalibration(2);
+    expect(sets.map(0b101, 0.35)).toBeCloseTo(0.35, 5);
+    for (let i = 0; i < 400; i++) {
+      sets.record(0b100, 0.35, i % 50 === 0); // the lone drafter: 2 % accepted
+      sets.record(0b101, 0.35, i % 2 === 0); // with drafter 0 agreeing: 50 %
+    }
+    expect(sets.map(0b100, 0.35)).toBeCloseTo(0.02, 1);
+    expect(sets.map(0b101, 0.35)).toBeCloseTo(0.5, 1);
+    // A third set finds no slot (maxSets 2): it is neither learned nor changed.
+    for (let i = 0; i < 100; i++) sets.record(0b011, 0.35, false);
+    expect(sets.map(0b011, 0.35)).toBeCloseTo(0.35, 5);
   });
 });

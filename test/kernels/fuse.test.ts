@@ -159,6 +159,33 @@ describe('fuseTrees', () => {
     expect(fused.tokens.length).toBe(1);
   });
 
+  it('recalibrates combined scores by source set before selecting, and keeps the combined ones', () => {
+    // Drafter 0 alone proposes 4 (0.8); drafters 0 and 1 both propose 5 (0.5 and 0.2 → 0.6).
+    const a = draft([ROOT, 4, 5], [-1, 0, 0], [1, 0.8, 0.5]);
+    const b = draft([ROOT, 5], [-1, 0], [1, 0.2]);
+    const inputs = [
+      { draft: a, source: 0 },
+      { draft: b, source: 1 },
+    ];
+    const seen: [number, number][] = [];
+    // A node only drafter 0 wanted is rarely right; one both agree on usually is.
+    const fused = fuseTrees(ROOT, inputs, 2, (sources, score) => {
+      seen.push([sources, score]);
+      return sources === 0b11 ? 0.9 : 0.1;
+    });
+    expect(seen.map(([s, x]) => [s, Math.round(x * 100) / 100]).sort()).toEqual([
+      [1, 0.8],
+      [3, 0.6],
+    ]);
+    // The budget keeps the agreed node, not the higher-scored lone one.
+    expect([...fused.tokens]).toEqual([ROOT, 5]);
+    expect(fused.scores[1]).toBeCloseTo(0.9, 6);
+    expect(fused.pathScores[1]).toBeCloseTo(0.9, 6);
+    expect(fused.combinedScores[1]).toBeCloseTo(0.6, 6);
+    // Without it, the lone node ranks first.
+    expect([...fuseTrees(ROOT, inputs, 2).tokens]).toEqual([ROOT, 4]);
+  });
+
   it('with no input returns the root alone', () => {
     const fused = fuseTrees(ROOT, [], 8);
     expect([...fused.tokens]).toEqual([ROOT]);

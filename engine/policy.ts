@@ -21,6 +21,14 @@ export const BUDGET_CANDIDATES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64] as c
 const EXPLORE_EVERY = 16;
 /** Passes a budget bucket needs before its cost is trusted over the prior. */
 const MIN_SAMPLES = 2;
+/**
+ * A larger budget ties with the best one when its expected rate is within this
+ * share of the best and it expects at least this share more tokens per pass;
+ * the largest such budget wins. The same throughput within what the cost model
+ * can resolve (its timings are moving averages of noisy passes), for fewer
+ * target passes per token (fewer round trips to Triton, more tokens per pass).
+ */
+const RATE_TIE = 0.03;
 
 export interface BudgetDecision {
   readonly budget: number;
@@ -50,10 +58,10 @@ export function createBudgetPolicy(cost: CostModel): BudgetPolicy {
       const limit = Math.max(1, Math.min(maxBudget, available));
 
       const base = cost.estimate(1);
-      let best = 1;
+      const rates: number[] = [];
+      const expected: number[] = [];
       let bestRate = Number.NEGATIVE_INFINITY;
-      let bestTokens = 1;
-      let next = 0; // smallest candidate above the best one, for exploration
+      let argmax = 0;
       let tokens = 1;
       let summed = 0;
       for (const b of BUDGET_CANDIDATES) {
@@ -66,15 +74,23 @@ export function createBudgetPolicy(cost: CostModel): BudgetPolicy {
           if (!Number.isNaN(cost.estimate(b))) ms = Math.max(ms, cost.estimate(b));
         }
         const rate = tokens / (ms + hostMs);
+        rates.push(rate);
+        expected.push(tokens);
         if (rate > bestRate) {
           bestRate = rate;
-          best = b;
-          bestTokens = tokens;
-          next = 0;
-        } else if (next === 0) {
-          next = b;
+          argmax = rates.length - 1;
         }
       }
+      // The largest budget that ties with the best rate, unless plain decoding is best: a tie
+      // never starts speculating. The next candidate is explored now and then.
+      let chosen = argmax;
+      if (argmax > 0)
+        for (let i = argmax + 1; i < rates.length; i++)
+          if (rates[i] >= bestRate * (1 - RATE_TIE) && expected[i] >= expected[argmax] * (1 + RATE_TIE))
+            chosen = i;
+      const best = BUDGET_CANDIDATES[chosen];
+      const bestTokens = expected[chosen];
+      const next = chosen + 1 < rates.length ? BUDGET_CANDIDATES[chosen + 1] : 0;
       if (next !== 0 && step % EXPLORE_EVERY === 0) {
         let t = 1;
         for (let i = 0; i < next - 1; i++) t += view[i];

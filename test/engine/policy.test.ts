@@ -60,6 +60,23 @@ describe('budget policy', () => {
     expect(policy.choose(new Float32Array(2).fill(0.99), 0, 64).budget).toBeLessThanOrEqual(3);
   });
 
+  it('takes the largest budget whose expected rate ties with the best (within 3 %)', () => {
+    // Verify cost flat from 8 to 16 nodes, as on the 2-core CPU: 40 → 42 ms.
+    const flat = (n: number) => (n <= 8 ? 40 : n <= 16 ? 40 + (n - 8) / 4 : 40 * (n / 16) + 2);
+    const policy = () => createBudgetPolicy(measured(flat));
+    const scores = (tail: number) => Float32Array.from({ length: 63 }, (_, i) => (i < 7 ? 0.5 : tail));
+    // Nodes 8..15 add 0.16 expected tokens for 5 % more time: 16 ties with 8 (98.6 % of its rate).
+    expect(policy().choose(scores(0.02), 0.1, 64).budget).toBe(16);
+    // They add nothing: no fewer passes to win, so no tie (12 would run within 3 %).
+    expect(policy().choose(scores(0), 0.1, 64).budget).toBe(8);
+  });
+
+  it('never starts speculating on a tie: plain decoding stays plain', () => {
+    // One weak node: budget 2 runs within 3 % of plain decoding's rate, but not above it.
+    const scores = new Float32Array(63).fill(0.01);
+    expect(createBudgetPolicy(measured(cpuCurve)).choose(scores, 0.1, 64).budget).toBe(1);
+  });
+
   it('now and then explores a larger budget than the best, to keep measuring', () => {
     const policy = createBudgetPolicy(measured(cpuCurve));
     const scores = Float32Array.from({ length: 63 }, (_, i) => 0.5 ** (i + 1));

@@ -1,0 +1,76 @@
+/**
+ * τ of drafter configurations at a fixed budget, on the real target.
+ *
+ * With the budget fixed and the drafter gate off, what a configuration
+ * accepts does not depend on the machine's timings, so τ needs no plain
+ * baseline and no quiet machine: each variant decodes every prompt's first
+ * turn speculatively, one variant after the other, each with fresh drafter
+ * state. Also prints the τ the calibrated path scores predicted.
+ *
+ *   npm run build && node dist/bench/tau-study.js --dataset ../shared/data/spec_bench/question.jsonl \
+ *     [--per-category 8] [--max-new-tokens 128] [--budget 16] [--model NAME] \
+ *     --variant 'order-2=["ngram","recycling","retrieval"]' \
+ *     --variant 'order-1=["ngram",{"name":"recycling","options":{"order":1}},"retrieval"]'
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_MODEL } from '../adapters/model-store/index.js';
+import { GREEDY } from '../kernels/sampling-params.js';
+import { drafterSpec } from '../plugins/config/resolve.js';
+import { drafterEntrySchema } from '../plugins/config/schema.js';
+import { openModelHost } from '../plugins/host/model-host.js';
+import { loadDataset, stratify } from './dataset.js';
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: 'string' },
+    'per-category': { type: 'string', default: '8' },
+    'max-new-tokens': { type: 'string', default: '128' },
+    budget: { type: 'string', default: '16' },
+    model: { type: 'string', default: DEFAULT_MODEL },
+    variant: { type: 'string', multiple: true },
+  },
+});
+if (!values.dataset || !values.variant?.length) {
+  console.error('usage: tau-study.js --dataset FILE --variant NAME=JSON [--variant ...] (see the header)');
+  process.exit(2);
+}
+const prompts = stratify(loadDataset(values.dataset), Number(values['per-category']));
+const maxNewTokens = Number(values['max-new-tokens']);
+const budget = Number(values.budget);
+
+for (const flag of values.variant) {
+  const eq = flag.indexOf('=');
+  const name = flag.slice(0, eq);
+  const drafters = drafterEntrySchema
+    .array()
+    .parse(JSON.parse(flag.slice(eq + 1)))
+    .map(drafterSpec);
+  const host = await openModelHost({
+    model: values.model,
+    drafters,
+    maxBudget: budget,
+    fixedBudget: true,
+    gateDrafters: false,
+  });
+  let tokens = 0;
+  let steps = 0;
+  let predicted = 0;
+  const byCategory = new Map<string, [number, number]>();
+  try {
+    for (const p of prompts) {
+      const prompt = host.tokenizer.encodeChat([{ role: 'user', content: p.turns[0] }]);
+      const r = await host.engine.generate({ prompt, maxNewTokens, sampling: GREEDY, speculate: true });
+      tokens += r.tokens.length;
+      steps += r.stats.steps;
+      predicted += r.stats.predictedTokens;
+      const c = byCategory.get(p.category) ?? [0, 0];
+      byCategory.set(p.category, [c[0] + r.tokens.length, c[1] + r.stats.steps]);
+    }
+  } finally {
+    await host.dispose();
+  }
+  const cells = [...byCategory].map(([c, [t, s]]) => `${c} ${(t / s).toFixed(2)}`).join(', ');
+  console.log(
+    `${name}: τ ${(tokens / steps).toFixed(3)}, predicted ${(predicted / steps).toFixed(3)}, budget ${budget} — ${cells}`,
+  );
+}

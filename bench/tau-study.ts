@@ -15,8 +15,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL } from '../adapters/model-store/index.js';
 import { GREEDY } from '../kernels/sampling-params.js';
-import { drafterSpec } from '../plugins/config/resolve.js';
-import { drafterEntrySchema } from '../plugins/config/schema.js';
+import { variantFromFlag } from '../plugins/cli/flags.js';
 import { openModelHost } from '../plugins/host/model-host.js';
 import { loadDataset, stratify } from './dataset.js';
 
@@ -34,17 +33,19 @@ if (!values.dataset || !values.variant?.length) {
   console.error('usage: tau-study.js --dataset FILE --variant NAME=JSON [--variant ...] (see the header)');
   process.exit(2);
 }
+// Every flag is checked before the first (long) run.
+let variants: ReturnType<typeof variantFromFlag>[];
+try {
+  variants = values.variant.map(variantFromFlag);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
 const prompts = stratify(loadDataset(values.dataset), Number(values['per-category']));
 const maxNewTokens = Number(values['max-new-tokens']);
 const budget = Number(values.budget);
 
-for (const flag of values.variant) {
-  const eq = flag.indexOf('=');
-  const name = flag.slice(0, eq);
-  const drafters = drafterEntrySchema
-    .array()
-    .parse(JSON.parse(flag.slice(eq + 1)))
-    .map(drafterSpec);
+for (const { name, drafters } of variants) {
   const host = await openModelHost({
     model: values.model,
     drafters,

@@ -48,6 +48,9 @@ export interface BudgetPolicy {
 export function createBudgetPolicy(cost: CostModel): BudgetPolicy {
   let step = 0;
   const sorted = new Float32Array(256);
+  // Per candidate budget (evaluated ones only): expected tokens per ms, and expected tokens.
+  const rates = new Float64Array(BUDGET_CANDIDATES.length);
+  const expected = new Float64Array(BUDGET_CANDIDATES.length);
   return {
     choose(pathScores, hostMs, maxBudget) {
       step++;
@@ -58,8 +61,7 @@ export function createBudgetPolicy(cost: CostModel): BudgetPolicy {
       const limit = Math.max(1, Math.min(maxBudget, available));
 
       const base = cost.estimate(1);
-      const rates: number[] = [];
-      const expected: number[] = [];
+      let evaluated = 0;
       let bestRate = Number.NEGATIVE_INFINITY;
       let argmax = 0;
       let tokens = 1;
@@ -74,29 +76,28 @@ export function createBudgetPolicy(cost: CostModel): BudgetPolicy {
           if (!Number.isNaN(cost.estimate(b))) ms = Math.max(ms, cost.estimate(b));
         }
         const rate = tokens / (ms + hostMs);
-        rates.push(rate);
-        expected.push(tokens);
+        rates[evaluated] = rate;
+        expected[evaluated] = tokens;
         if (rate > bestRate) {
           bestRate = rate;
-          argmax = rates.length - 1;
+          argmax = evaluated;
         }
+        evaluated++;
       }
       // The largest budget that ties with the best rate, unless plain decoding is best: a tie
       // never starts speculating. The next candidate is explored now and then.
       let chosen = argmax;
       if (argmax > 0)
-        for (let i = argmax + 1; i < rates.length; i++)
+        for (let i = argmax + 1; i < evaluated; i++)
           if (rates[i] >= bestRate * (1 - RATE_TIE) && expected[i] >= expected[argmax] * (1 + RATE_TIE))
             chosen = i;
-      const best = BUDGET_CANDIDATES[chosen];
-      const bestTokens = expected[chosen];
-      const next = chosen + 1 < rates.length ? BUDGET_CANDIDATES[chosen + 1] : 0;
-      if (next !== 0 && step % EXPLORE_EVERY === 0) {
-        let t = 1;
-        for (let i = 0; i < next - 1; i++) t += view[i];
-        return { budget: next, expectedTokens: t, explored: true };
-      }
-      return { budget: best, expectedTokens: bestTokens, explored: false };
+      if (chosen + 1 < evaluated && step % EXPLORE_EVERY === 0)
+        return {
+          budget: BUDGET_CANDIDATES[chosen + 1],
+          expectedTokens: expected[chosen + 1],
+          explored: true,
+        };
+      return { budget: BUDGET_CANDIDATES[chosen], expectedTokens: expected[chosen], explored: false };
     },
   };
 }

@@ -17,7 +17,6 @@ import onnx
 from onnx import helper, numpy_helper
 
 
-
 def quantize_columns(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric int8 per column of a [in, out] matrix: w ≈ q * scale[None, :]."""
     amax = np.abs(w).max(axis=0)

@@ -4,10 +4,13 @@
  * the flag.
  */
 
+import { z } from 'zod';
 import type { DrafterSpec } from '../../engine/index.js';
 import { CanopyError } from '../../kernels/errors.js';
 import type { SamplingParams } from '../../kernels/sampling-params.js';
+import { drafterSpec } from '../config/resolve.js';
 import { parseSampling } from '../config/sampling.js';
+import { drafterEntrySchema } from '../config/schema.js';
 import { DEFAULT_DRAFTERS, type TargetSpec } from '../host/model-host.js';
 
 export function numberFlag(name: string, value: string | undefined, integer = false): number | undefined {
@@ -90,4 +93,24 @@ export function targetFromFlag(value: string | undefined, tritonModel?: string):
     );
   }
   return { kind: 'triton', url: value, model: tritonModel };
+}
+
+/** `--variant NAME=JSON`: a named list of drafter entries, as in a config file's `drafters`. */
+export function variantFromFlag(value: string): { name: string; drafters: DrafterSpec[] } {
+  const eq = value.indexOf('=');
+  const name = eq > 0 ? value.slice(0, eq).trim() : '';
+  let raw: unknown;
+  try {
+    raw = eq > 0 ? JSON.parse(value.slice(eq + 1)) : undefined;
+  } catch {
+    raw = undefined;
+  }
+  const parsed = z.array(drafterEntrySchema).min(1).max(32).safeParse(raw);
+  if (name === '' || !parsed.success) {
+    throw new CanopyError(
+      'CANOPY_ERR_INVALID_ARGUMENT',
+      `--variant must be NAME=JSON with a non-empty JSON list of drafter names or { "name", "options" }, got '${value}'`,
+    );
+  }
+  return { name, drafters: parsed.data.map(drafterSpec) };
 }

@@ -1,7 +1,4 @@
-import { rankPrior } from './template.js';
-
-/** Scores stay in (0, 1], as in the adjacency matrix. */
-const MIN_SCORE = 1e-4;
+import { TopKRows } from './top-k-rows.js';
 
 /**
  * A second-order companion to the adjacency matrix: the target's top-k next
@@ -16,33 +13,25 @@ const MIN_SCORE = 1e-4;
  * stored, so a lookup never returns another pair's row). Memory is fixed at
  * rows × (k × 8 + 8) bytes (65536 rows, k = 8: 4.5 MiB).
  */
-export class PairTable {
+export class PairTable extends TopKRows {
   readonly rows: number;
-  readonly k: number;
-  readonly vocabSize: number;
   readonly #mask: number;
   /** [rows * 2] (previous, current) token of each row; previous -1 = empty. */
   readonly #keys: Int32Array;
-  /** [rows * k] next-token ids, best first; -1 = none. */
-  readonly #ids: Int32Array;
-  readonly #scores: Float32Array;
 
   /** `rows` must be a power of two. */
   constructor(rows: number, k: number, vocabSize: number) {
     if (!(Number.isInteger(rows) && rows > 0 && (rows & (rows - 1)) === 0)) {
       throw new RangeError(`pair table rows must be a power of two, got ${rows}`);
     }
+    super(rows, k, vocabSize);
     this.rows = rows;
-    this.k = k;
-    this.vocabSize = vocabSize;
     this.#mask = rows - 1;
     this.#keys = new Int32Array(rows * 2).fill(-1);
-    this.#ids = new Int32Array(rows * k).fill(-1);
-    this.#scores = new Float32Array(rows * k);
   }
 
-  get byteLength(): number {
-    return this.#keys.byteLength + this.#ids.byteLength + this.#scores.byteLength;
+  override get byteLength(): number {
+    return super.byteLength + this.#keys.byteLength;
   }
 
   #slot(previous: number, token: number): number {
@@ -60,10 +49,9 @@ export class PairTable {
   }
 
   /**
-   * Writes the target's top-k after (previous, token): `ids[offset ..
-   * offset + width)`, best first, scored by `logprobs` when given and by the
-   * rank prior otherwise. Ids outside the vocabulary are dropped; a pair
-   * with a token outside it (previous -1: there is none) is not recorded.
+   * Writes the target's top-k after (previous, token); see TopKRows.write. A
+   * pair with a token outside the vocabulary (previous -1: there is none) is
+   * not recorded.
    */
   record(
     previous: number,
@@ -77,25 +65,6 @@ export class PairTable {
     const row = this.#slot(previous, token);
     this.#keys[2 * row] = previous;
     this.#keys[2 * row + 1] = token;
-    const base = row * this.k;
-    const take = Math.min(width, this.k);
-    for (let r = 0; r < this.k; r++) {
-      const id = r < take ? ids[offset + r] : -1;
-      const ok = id >= 0 && id < this.vocabSize;
-      this.#ids[base + r] = ok ? id : -1;
-      if (ok) {
-        const p = logprobs ? Math.exp(logprobs[offset + r]) : rankPrior(r);
-        this.#scores[base + r] = p >= MIN_SCORE ? Math.min(p, 1) : MIN_SCORE;
-      }
-    }
-  }
-
-  /** The rank-r next token of `row` (from find), or -1. */
-  id(row: number, rank: number): number {
-    return this.#ids[row * this.k + rank];
-  }
-
-  score(row: number, rank: number): number {
-    return this.#scores[row * this.k + rank];
+    this.write(row, ids, offset, width, logprobs);
   }
 }

@@ -3,6 +3,7 @@ import type { Draft, DraftContext, DrafterSession, DraftFeedback } from '../../d
 import type { AdjacencyMatrix } from './adjacency.js';
 import type { PairTable } from './pair-table.js';
 import type { CompiledTemplate } from './template.js';
+import type { TopKRows } from './top-k-rows.js';
 
 /** What a session reads from its factory; `matrix` is null once the factory is disposed. */
 export interface RecyclingShared {
@@ -27,8 +28,7 @@ export class RecyclingSession implements DrafterSession {
   }
 
   propose(context: DraftContext): Draft | null {
-    const matrix = this.#shared.matrix;
-    const pairs = matrix ? this.#shared.pairs : null;
+    const { matrix, pairs } = this.#shared;
     const length = context.tokens.length;
     if (!matrix || length === 0 || context.budget < 2) return null;
     const root = context.tokens[length - 1];
@@ -47,18 +47,16 @@ export class RecyclingSession implements DrafterSession {
         const rest = (handle - node) / size;
         const token = rest % matrix.vocabSize;
         const before = (rest - token) / matrix.vocabSize - 1;
+        // The pair's row where the table has it, else the token's own row.
         const pairRow = pairs ? pairs.find(before, token) : -1;
+        const table: TopKRows = pairRow >= 0 ? (pairs as PairTable) : matrix;
+        const row = pairRow >= 0 ? pairRow : token;
+        const childBefore = pairs ? (token + 1) * span : 0; // the children's "previous" is this token
         const ranks = childRanks[node];
         for (let c = 0; c < ranks.length; c++) {
-          const rank = ranks[c];
-          const id = pairRow >= 0 ? pairs!.id(pairRow, rank) : matrix.id(token, rank);
-          if (id < 0) continue;
-          let duplicate = false; // a row holds distinct ids when the target wrote it; guard anyway
-          for (let j = 0; j < c && !duplicate; j++)
-            duplicate = (pairRow >= 0 ? pairs!.id(pairRow, ranks[j]) : matrix.id(token, ranks[j])) === id;
-          if (duplicate) continue;
-          const score = pairRow >= 0 ? pairs!.score(pairRow, rank) : matrix.score(token, rank);
-          emit(id, score, (pairs ? (token + 1) * span : 0) + id * size + childNodes[node][c]);
+          const id = table.id(row, ranks[c]);
+          if (id < 0 || isEarlierSibling(table, row, ranks, c, id)) continue;
+          emit(id, table.score(row, ranks[c]), childBefore + id * size + childNodes[node][c]);
         }
       },
     );
@@ -66,8 +64,7 @@ export class RecyclingSession implements DrafterSession {
   }
 
   observe(feedback: DraftFeedback): void {
-    const matrix = this.#shared.matrix;
-    const pairs = matrix ? this.#shared.pairs : null;
+    const { matrix, pairs } = this.#shared;
     const ids = feedback.result.topKIds;
     const { tokens, parents } = feedback.tree;
     const nodes = tokens.length;
@@ -85,4 +82,10 @@ export class RecyclingSession implements DrafterSession {
       pairs?.record(before, tokens[i], ids, i * width, width, logprobs);
     }
   }
+}
+
+/** A row holds distinct ids when the target wrote it; this guards siblings against a malformed one. */
+function isEarlierSibling(table: TopKRows, row: number, ranks: readonly number[], c: number, id: number) {
+  for (let j = 0; j < c; j++) if (table.id(row, ranks[j]) === id) return true;
+  return false;
 }

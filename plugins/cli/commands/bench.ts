@@ -8,7 +8,6 @@ import { writeFileSync } from 'node:fs';
 import { cpus, freemem, type as osType, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { z } from 'zod';
 import { DEFAULT_MODEL } from '../../../adapters/model-store/index.js';
 import { speedupChart } from '../../../bench/chart.js';
 import { loadDataset, stratify } from '../../../bench/dataset.js';
@@ -16,10 +15,15 @@ import { formatTable, summarizeVariant, type VariantReport } from '../../../benc
 import { type BenchVariant, runBench } from '../../../bench/spec-bench.js';
 import { createModelEngine, type DrafterSpec } from '../../../engine/index.js';
 import { CanopyError } from '../../../kernels/errors.js';
-import { drafterSpec } from '../../config/resolve.js';
-import { drafterEntrySchema } from '../../config/schema.js';
 import { createDefaultRegistry, openModelHost } from '../../host/model-host.js';
-import { draftersFromFlag, numberFlag, SAMPLING_FLAGS, samplingFromFlags, targetFromFlag } from '../flags.js';
+import {
+  draftersFromFlag,
+  numberFlag,
+  SAMPLING_FLAGS,
+  samplingFromFlags,
+  targetFromFlag,
+  variantFromFlag,
+} from '../flags.js';
 import { createProgress } from '../progress.js';
 import type { Command } from './command.js';
 
@@ -45,26 +49,6 @@ reports τ, speedup, exact match and draft overhead per category.
   --target URL          verify on a Triton server instead of in process
   --triton-model NAME   the Triton model (default canopy_lm)
   sampling: --temperature --top-p --top-k --min-p --seed (greedy by default)`;
-
-/** `--variant NAME=JSON`: a named list of drafter entries, as in a config file's `drafters`. */
-function variantFromFlag(value: string): { name: string; drafters: DrafterSpec[] } {
-  const eq = value.indexOf('=');
-  const name = eq > 0 ? value.slice(0, eq).trim() : '';
-  let raw: unknown;
-  try {
-    raw = eq > 0 ? JSON.parse(value.slice(eq + 1)) : undefined;
-  } catch {
-    raw = undefined;
-  }
-  const parsed = z.array(drafterEntrySchema).min(1).max(32).safeParse(raw);
-  if (name === '' || !parsed.success) {
-    throw new CanopyError(
-      'CANOPY_ERR_INVALID_ARGUMENT',
-      `--variant must be NAME=JSON with a non-empty JSON list of drafter names or { "name", "options" }, got '${value}'`,
-    );
-  }
-  return { name, drafters: parsed.data.map(drafterSpec) };
-}
 
 function machine(): Record<string, unknown> {
   const cpu = cpus();
@@ -141,7 +125,7 @@ export const benchCommand: Command = {
       if (!configs.some((c) => c.name === name)) configs.push({ name, drafters: extra });
     }
     for (const v of extraVariants) {
-      if (configs.some((c) => c.name === v.name) || v.name === mainName)
+      if (configs.some((c) => c.name === v.name))
         throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `--variant name '${v.name}' is taken`);
       configs.push(v);
     }

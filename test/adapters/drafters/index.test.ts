@@ -25,7 +25,17 @@ describeDrafterConformance(recyclingDrafter, {
   sharedState: true,
   // Every token of the repeat must have been verified once before its row is known.
   repeat: { warmupSteps: 6 },
-  badOptions: [{ k: 0 }, { tree: [[0, 0]] }, { tree: [[9]] }, { tree: [[]] }, { tree: [[0], [0]] }],
+  badOptions: [
+    { k: 0 },
+    { tree: [[0, 0]] },
+    { tree: [[9]] },
+    { tree: [[]] },
+    { tree: [[0], [0]] },
+    // The pair table: a power of two from 1024; order 1 or 2.
+    { pairRows: 3000 },
+    { pairRows: 512 },
+    { order: 3 },
+  ],
 });
 
 describeDrafterConformance(retrievalDrafter, {

@@ -31,6 +31,13 @@ export interface BenchRunOptions {
   readonly variants: readonly BenchVariant[];
   /** Runs one untimed generation first so that lazy initialisation is not measured. */
   readonly warmup?: boolean;
+  /**
+   * Earlier traffic: every speculative variant serves these prompts (first turns,
+   * unmeasured) before the measured ones, so that what its drafters learn across
+   * requests (recycling's matrix, retrieval's past outputs, calibration) starts
+   * where a server that has been running would have it.
+   */
+  readonly prime?: readonly BenchPrompt[];
   readonly onProgress?: (done: number, total: number, label: string) => void;
 }
 
@@ -95,8 +102,16 @@ export async function runBench(opts: BenchRunOptions): Promise<BenchRuns> {
     const warm = { ...opts, maxNewTokens: Math.min(8, opts.maxNewTokens) };
     for (const lane of lanes) await runPrompt(lane.engine, lane.name, lane.speculate, opts.prompts[0], warm);
   }
-  const total = opts.prompts.length * lanes.length;
+  const primed = lanes.filter((lane) => lane.speculate);
+  const total = opts.prompts.length * lanes.length + (opts.prime?.length ?? 0) * primed.length;
   let done = 0;
+  for (const prompt of opts.prime ?? []) {
+    const first = { ...prompt, turns: prompt.turns.slice(0, 1) };
+    for (const lane of primed) {
+      await runPrompt(lane.engine, lane.name, true, first, opts);
+      opts.onProgress?.(++done, total, `prime #${prompt.id} ${lane.name}`);
+    }
+  }
   for (const [i, prompt] of opts.prompts.entries()) {
     // Rotate the order per prompt so no lane always runs first (drift, caches).
     for (let k = 0; k < lanes.length; k++) {

@@ -191,3 +191,26 @@ def followups(first: list[tuple[list[dict], str]], n: int, seed: int = 1) -> lis
         else:
             out.append([*chat, {"role": "assistant", "content": text}, {"role": "user", "content": rng.choice(FOLLOWUPS)}])
     return out
+
+
+def main() -> None:
+    """Writes stage-one prompts as Spec-Bench-shaped JSONL (`canopy bench --prime FILE`)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--gsm8k", default="../shared/data/gsm8k/train.jsonl")
+    parser.add_argument("--math", type=int, default=32, help="GSM8K training questions")
+    parser.add_argument("--generic", type=int, default=96, help="self-instruct prompts")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    chats = first_stage(args.gsm8k, args.math, args.generic, args.seed)
+    with open(args.out, "w", encoding="utf-8") as f:
+        for i, chat in enumerate(chats):
+            row = {"question_id": f"prime-{i}", "category": "prime", "turns": [chat[-1]["content"]]}
+            f.write(json.dumps(row) + "\n")
+    print(f"{len(chats)} prompts -> {args.out}")
+
+
+if __name__ == "__main__":
+    main()

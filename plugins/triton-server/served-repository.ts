@@ -3,8 +3,12 @@
  * every canopy_lm-style model (a config with a `model_name` parameter) names
  * its converted model by absolute directory and carries the facts the Triton
  * target reads from the config (docs/triton-wire.md): vocabulary, layers,
- * hidden size, context, EOS ids. Other models are linked, not copied.
+ * hidden size, context, EOS ids. A canopy_eagle-style model (a config with
+ * a `head` parameter) gets the head the `eagle` drafter would use for that
+ * model and the LM-head rows of its draft vocabulary (`lm_head.f32`); with no
+ * head for the model it is left out. Other models are linked, not copied.
  */
+import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -15,8 +19,11 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { locateHead } from '../../adapters/drafters/eagle/head-file.js';
+import { loadHeadModel } from '../../adapters/drafters/eagle/head-model.js';
 import { loadManifest, type ModelManifest } from '../../adapters/model-store/index.js';
+import { CanopyError } from '../../kernels/errors.js';
 
 const CONFIG = 'config.pbtxt';
 
@@ -64,15 +71,66 @@ export function fillConfig(config: string, dir: string, manifest: ModelManifest)
   return out;
 }
 
+/** What went into the served repository: models filled, and models left out with the reason. */
+export interface ServedRepository {
+  readonly filled: string[];
+  readonly skipped: { readonly name: string; readonly reason: string }[];
+}
+
+export interface ServeOptions {
+  /** A cache name or a directory; overrides every config's own `model_name`. */
+  readonly model?: string;
+  /** An eagle head graph for every head model; overrides each config's `head`. */
+  readonly eagleHead?: string;
+}
+
 /**
- * Writes the served copy of `source` into `target` (replacing it) and returns
- * the models it filled. `model` (a cache name or a directory) overrides every
- * config's own `model_name`.
+ * Fills a canopy_eagle config and writes its LM-head rows into `to`; the head
+ * is `explicit` or found as the drafter finds it. Throws
+ * CANOPY_ERR_DRAFTER_INCOMPATIBLE when the model has no head.
  */
-export function prepareServedRepository(source: string, target: string, model?: string): string[] {
+function fillHeadModel(
+  config: string,
+  to: string,
+  dir: string,
+  manifest: ModelManifest,
+  explicit?: string,
+): string {
+  const head = locateHead(explicit === undefined ? undefined : resolve(explicit), dir, {
+    model: manifest.name,
+    vocabSize: manifest.vocabSize,
+    hiddenSize: manifest.hiddenSize,
+    numLayers: manifest.numLayers,
+  });
+  const model = loadHeadModel(head, dir);
+  try {
+    const lmHead = join(to, 'lm_head.f32');
+    const rows = model.lmHead;
+    writeFileSync(lmHead, new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength));
+    let out = setParameter(config, 'model_name', manifest.name);
+    out = setParameter(out, 'head_graph', resolve(head.graph));
+    // Clients draft with their own copy of the head's metadata: this proves it is the same head.
+    out = setParameter(
+      out,
+      'head_sha256',
+      createHash('sha256').update(readFileSync(head.graph)).digest('hex'),
+    );
+    return setParameter(out, 'lm_head_file', lmHead);
+  } finally {
+    model.close();
+  }
+}
+
+/** Writes the served copy of `source` into `target` (replacing it). */
+export function prepareServedRepository(
+  source: string,
+  target: string,
+  options: ServeOptions = {},
+): ServedRepository {
   rmSync(target, { recursive: true, force: true });
   mkdirSync(target, { recursive: true });
   const filled: string[] = [];
+  const skipped: { name: string; reason: string }[] = [];
   for (const entry of readdirSync(source, { withFileTypes: true })) {
     const from = join(source, entry.name);
     const configFile = join(from, CONFIG);
@@ -82,11 +140,25 @@ export function prepareServedRepository(source: string, target: string, model?: 
       symlinkSync(from, join(target, entry.name));
       continue;
     }
-    const { dir, manifest } = loadManifest(model ?? name);
+    const { dir, manifest } = loadManifest(options.model ?? name);
     const to = join(target, entry.name);
     cpSync(from, to, { recursive: true, filter: (path) => !path.includes('__pycache__') });
-    writeFileSync(join(to, CONFIG), fillConfig(config, dir, manifest));
+    const head = readParameter(config, 'head');
+    if (head === undefined) {
+      writeFileSync(join(to, CONFIG), fillConfig(config, dir, manifest));
+    } else {
+      try {
+        const explicit = options.eagleHead ?? (head === '' ? undefined : head);
+        writeFileSync(join(to, CONFIG), fillHeadModel(config, to, dir, manifest, explicit));
+      } catch (error) {
+        // No head for this model is normal (heads are trained per model): serve the rest.
+        if (!(error instanceof CanopyError) || error.code !== 'CANOPY_ERR_DRAFTER_INCOMPATIBLE') throw error;
+        rmSync(to, { recursive: true, force: true });
+        skipped.push({ name: entry.name, reason: error.message });
+        continue;
+      }
+    }
     filled.push(entry.name);
   }
-  return filled;
+  return { filled, skipped };
 }

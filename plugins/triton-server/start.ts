@@ -27,6 +27,8 @@ export interface StartOptions {
   readonly modelRepository?: string;
   /** Converted model (a cache name or a directory) for every canopy_lm in it; default: each config's model_name. */
   readonly model?: string;
+  /** Head graph for canopy_eagle (default: the head the eagle drafter would find for the model). */
+  readonly eagleHead?: string;
   /** Where the state file and log go (default `.triton-run/` in the project). */
   readonly runDir?: string;
   /** How long to wait for readiness, ms. */
@@ -178,7 +180,11 @@ export async function startTritonServer(opts: StartOptions = {}): Promise<StartR
   const source = resolve(opts.modelRepository ?? DEFAULT_MODEL_REPOSITORY);
   if (!existsSync(source)) throw startFailed(`model repository ${source} does not exist`);
   const repository = join(runDir, 'repository');
-  prepareServedRepository(source, repository, opts.model);
+  const served = prepareServedRepository(source, repository, {
+    model: opts.model,
+    eagleHead: opts.eagleHead,
+  });
+  for (const { name, reason } of served.skipped) opts.progress?.(`not serving ${name}: ${reason}`);
   const env = await ensureTritonEnv({ python: opts.python, progress: opts.progress });
   for (let attempt = 1; ; attempt++) {
     opts.progress?.(`starting tritonserver on ${repository} (from ${source})`);

@@ -2,7 +2,8 @@
 # The Triton work against a real Triton server:
 #   - test/plugins/triton-server/: install, start, reuse, stop, start failures;
 #   - models/triton/test_sampling.py: the Python sampler vs the shared vectors;
-#   - test/models/triton/: the canopy_lm wire contract over HTTP and gRPC
+#   - models/triton/test_eagle_head.py: canopy_eagle's request logic, no server;
+#   - test/models/triton/: the canopy_lm wire contract and canopy_eagle over HTTP and gRPC
 #     (the suite starts and stops its own server with `canopy triton`).
 # Needs canopy built (`npm install` or `npm run build`), a Python 3.11 or 3.12
 # with a shared libpython, and PyPI the first time. Extra arguments go to pytest.
@@ -16,4 +17,4 @@ if [ -z "${CANOPY_TRITON_TEST_MODEL:-}" ]; then
   node bin/canopy.js prepare-model --tiny >/dev/null
 fi
 CANOPY_TRITON_TESTS=1 npx vitest run test/plugins/triton-server
-"$venv/bin/python" -m pytest -q models/triton/test_sampling.py test/models/triton "$@"
+"$venv/bin/python" -m pytest -q models/triton/test_sampling.py models/triton/test_eagle_head.py test/models/triton "$@"

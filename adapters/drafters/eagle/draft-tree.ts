@@ -13,7 +13,7 @@
 import { growBestFirst } from '../../../kernels/best-first-tree.js';
 import type { Draft } from '../../drafter.js';
 import type { HeadModel } from './head-model.js';
-import type { HeadKv, HeadRunner } from './head-runner.js';
+import type { HeadCache, HeadRunner } from './head-runner.js';
 
 export interface DraftLimits {
   /** Deepest draft node (root = 0). */
@@ -77,7 +77,7 @@ function kthBestPath(c: Candidates, k: number): number {
 export async function growDraftTree(
   model: HeadModel,
   runner: HeadRunner,
-  kv: HeadKv,
+  kv: HeadCache,
   root: RootPrediction,
   engineBudget: number,
   limits: DraftLimits,

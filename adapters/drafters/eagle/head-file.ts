@@ -110,7 +110,7 @@ function readMeta(graph: string): HeadMeta {
 export function locateHead(
   explicit: string | undefined,
   modelDir: string | undefined,
-  target: TargetInfo,
+  target: Pick<TargetInfo, 'model' | 'vocabSize' | 'hiddenSize' | 'numLayers'>,
 ): HeadFile {
   const candidates = headCandidates(explicit, modelDir, target.model);
   const graph = candidates.find((c) => existsSync(c));

@@ -1,9 +1,12 @@
 /**
- * Runs the head graph (models/train/export.py) under onnxruntime-node: one
- * pass over N new rows against the rows already in a session's head KV
- * cache, with an additive attention bias, so a whole draft-tree level is one
- * call. One runner (one onnxruntime session) serves every drafting session of
- * a model; each drafting session owns its cache.
+ * Runs the head graph (models/train/export.py): one pass over N new rows
+ * against the rows already in a session's head KV cache, with an additive
+ * attention bias, so a whole draft-tree level is one call. One runner serves
+ * every drafting session of a model; each drafting session owns a cache.
+ *
+ * `LocalHeadRunner` runs the graph in process under onnxruntime-node and
+ * keeps the caches here; `TritonHeadRunner` (triton-head.ts) runs it on the
+ * canopy_eagle Triton model, which keeps them on the server.
  */
 import * as ort from 'onnxruntime-node';
 
@@ -23,9 +26,10 @@ export interface HeadPass {
   readonly positions: readonly number[];
   /** [N * (T + N)] 0 = may attend, -Infinity = may not. */
   readonly bias: Float32Array;
-  /** Rows of the cache the pass reads (the first T rows of `kv`). */
+  /** Rows of the cache the pass reads (the first T rows of `kv`); rows after them are dropped. */
   readonly past: number;
-  readonly kv: HeadKv;
+  /** The session's cache, from the runner's `newCache`; the pass appends its rows (length becomes T + N). */
+  readonly kv: HeadCache;
   /** Children per row to return. */
   readonly topK: number;
 }
@@ -39,11 +43,28 @@ export interface HeadOutputs {
   readonly logprobs: Float32Array;
 }
 
+/** A session's head KV cache as the session sees it: the rows it holds, [0, length). */
+export interface HeadCache {
+  length: number;
+}
+
+export interface HeadRunner {
+  /** Time spent running passes (ms), and how many, for cost reports. */
+  readonly ms: number;
+  readonly passes: number;
+  /** A cache for one drafting session. */
+  newCache(): HeadCache;
+  run(pass: HeadPass): Promise<HeadOutputs>;
+  /** The session is done with its cache (a Triton runner tells the server; errors are not thrown). */
+  release(kv: HeadCache): void;
+  dispose(): Promise<void>;
+}
+
 /**
  * The head's own KV cache: rows [0, length) in position order of appending,
  * keys and values [capacity, kvHeads, headDim], grown geometrically.
  */
-export class HeadKv {
+export class HeadKv implements HeadCache {
   readonly #row: number;
   keys: Float32Array;
   values: Float32Array;
@@ -78,7 +99,7 @@ export class HeadKv {
   }
 }
 
-export class HeadRunner {
+export class LocalHeadRunner implements HeadRunner {
   readonly #session: ort.InferenceSession;
   readonly #geometry: HeadGeometry;
   readonly #lmHead: ort.Tensor;
@@ -98,7 +119,7 @@ export class HeadRunner {
     geometry: HeadGeometry,
     lmHead: Float32Array,
     threads: number,
-  ): Promise<HeadRunner> {
+  ): Promise<LocalHeadRunner> {
     const session = await ort.InferenceSession.create(graph, {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -107,10 +128,20 @@ export class HeadRunner {
       logSeverityLevel: 3,
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
-    return new HeadRunner(session, geometry, lmHead);
+    return new LocalHeadRunner(session, geometry, lmHead);
+  }
+
+  newCache(): HeadKv {
+    return new HeadKv(this.#geometry.kvHeads, this.#geometry.headDim);
+  }
+
+  release(kv: HeadCache): void {
+    if (kv instanceof HeadKv) kv.length = 0;
   }
 
   async run(pass: HeadPass): Promise<HeadOutputs> {
+    if (!(pass.kv instanceof HeadKv)) throw new TypeError('LocalHeadRunner.run: a cache from another runner');
+    const kv = pass.kv;
     const { hidden: h, kvHeads, headDim } = this.#geometry;
     const n = pass.positions.length;
     const t = pass.past;
@@ -123,14 +154,14 @@ export class HeadRunner {
       token_embeds: new ort.Tensor('float32', pass.embeds.subarray(0, n * h), [n, h]),
       positions: new ort.Tensor('int64', positions, [n]),
       attn_bias: new ort.Tensor('float32', pass.bias.subarray(0, n * (t + n)), [n, t + n]),
-      past_key: new ort.Tensor('float32', pass.kv.keys.subarray(0, t * row), [t, kvHeads, headDim]),
-      past_value: new ort.Tensor('float32', pass.kv.values.subarray(0, t * row), [t, kvHeads, headDim]),
+      past_key: new ort.Tensor('float32', kv.keys.subarray(0, t * row), [t, kvHeads, headDim]),
+      past_value: new ort.Tensor('float32', kv.values.subarray(0, t * row), [t, kvHeads, headDim]),
       lm_head: this.#lmHead,
       top_k: new ort.Tensor('int64', BigInt64Array.of(BigInt(pass.topK)), [1]),
     });
     this.ms += performance.now() - started;
     this.passes++;
-    pass.kv.put(t, out.present_key.data as Float32Array, out.present_value.data as Float32Array, n);
+    kv.put(t, out.present_key.data as Float32Array, out.present_value.data as Float32Array, n);
     const rawIds = out.topk_ids.data as BigInt64Array;
     const ids = new Int32Array(rawIds.length);
     for (let i = 0; i < ids.length; i++) ids[i] = Number(rawIds[i]);

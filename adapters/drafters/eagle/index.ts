@@ -5,7 +5,8 @@
  * embedding, predicts the next hidden state and, through the target's frozen
  * LM head, the next token; drafting repeats that on its own predictions and
  * grows a dynamic tree by confidence. The head is trained per model by
- * `models/train/` (docs/eagle.md) and runs in process under onnxruntime-node.
+ * `models/train/` (docs/eagle.md) and runs in process under onnxruntime-node,
+ * or on Triton's canopy_eagle model (option `triton`).
  */
 import { CanopyError } from '../../../kernels/errors.js';
 import type {
@@ -17,9 +18,10 @@ import type {
 import { parseDrafterOptions } from '../parse-options.js';
 import { locateHead } from './head-file.js';
 import { loadHeadModel } from './head-model.js';
-import { HeadRunner } from './head-runner.js';
+import { type HeadRunner, LocalHeadRunner } from './head-runner.js';
 import { type EagleOptions, eagleOptionsSchema } from './options.js';
 import { EagleSession } from './session.js';
+import { TritonHeadRunner } from './triton-head.js';
 
 export { HEAD_GRAPH, HEAD_META, TRAIN_COMMAND } from './head-file.js';
 export type { EagleOptions } from './options.js';
@@ -63,9 +65,12 @@ export const eagleDrafter: DrafterDefinition<EagleOptions> = Object.freeze({
     const model = loadHeadModel(head, env.modelDir);
     let runner: HeadRunner;
     try {
-      runner = await HeadRunner.load(head.graph, model.geometry, model.lmHead, options.threads);
+      runner = options.triton
+        ? await TritonHeadRunner.connect(options.triton, head.graph, model.geometry)
+        : await LocalHeadRunner.load(head.graph, model.geometry, model.lmHead, options.threads);
     } catch (error) {
       model.close();
+      if (options.triton && error instanceof CanopyError) throw error;
       throw new CanopyError('CANOPY_ERR_MODEL_INVALID', `eagle head ${head.graph} cannot be loaded`, {
         cause: error,
       });

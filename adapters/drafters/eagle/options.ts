@@ -20,8 +20,21 @@ export const eagleOptionsSchema = z
     minPathScore: z.number().min(0).lt(1).default(0.02),
     /** Most nodes per draft, root included (the engine's budget caps it too). */
     maxNodes: z.number().int().min(2).max(256).default(48),
-    /** onnxruntime intra-op threads for the head. */
+    /** onnxruntime intra-op threads for the head (in process). */
     threads: z.number().int().min(1).max(64).default(2),
+    /**
+     * Run the head on Triton's canopy_eagle model instead of in process
+     * (docs/eagle.md, "The head on Triton"); the head's files are still read here.
+     */
+    triton: z
+      .strictObject({
+        /** `http://host:port` or `grpc://host:port`. */
+        url: z.string().regex(/^(https?|grpcs?):\/\/[^\s/]+/, 'must be http(s):// or grpc(s):// with a host'),
+        model: z.string().min(1).default('canopy_eagle'),
+        /** Per-call timeout, ms. */
+        timeoutMs: z.number().int().min(1).max(600_000).default(30_000),
+      })
+      .optional(),
   })
   .readonly();
 

@@ -14,7 +14,7 @@
 import type { Draft, DraftContext, DrafterSession, DraftFeedback } from '../../drafter.js';
 import { type DraftLimits, growDraftTree, type RootPrediction } from './draft-tree.js';
 import type { HeadModel } from './head-model.js';
-import { HeadKv, type HeadOutputs, type HeadRunner } from './head-runner.js';
+import type { HeadCache, HeadOutputs, HeadRunner } from './head-runner.js';
 
 /** The smallest draft budget the verified-size hint may ask for. */
 const MIN_HINT = 8;
@@ -29,7 +29,7 @@ export class EagleSession implements DrafterSession {
   readonly #model: HeadModel;
   readonly #runner: HeadRunner;
   readonly #limits: DraftLimits;
-  #kv: HeadKv;
+  readonly #kv: HeadCache;
   /** Rows of the cache that hold true rows; draft rows are written after them and dropped. */
   #trueRows = 0;
   /** Position of the last true row, cached or pending (-1: none). */
@@ -45,7 +45,7 @@ export class EagleSession implements DrafterSession {
     this.#model = model;
     this.#runner = runner;
     this.#limits = limits;
-    this.#kv = new HeadKv(model.geometry.kvHeads, model.geometry.headDim);
+    this.#kv = runner.newCache();
   }
 
   async propose(context: DraftContext): Promise<Draft | null> {
@@ -141,9 +141,10 @@ export class EagleSession implements DrafterSession {
   }
 
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     this.#pending = [];
     this.#root = undefined;
-    this.#kv = new HeadKv(1, 1, 1);
+    this.#runner.release(this.#kv);
   }
 }

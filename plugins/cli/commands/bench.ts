@@ -40,6 +40,10 @@ reports τ, speedup, exact match and draft overhead per category.
   --also LIST           also run this fusion in the same run (repeatable; named a+b+c)
   --variant NAME=JSON   also run drafters with options, e.g.
                         'paper=[{"name":"recycling","options":{"order":1}}]' (repeatable)
+  --prime FILE          earlier traffic: each speculative variant first serves the first
+                        turns of this JSONL (same shape as --dataset, unmeasured), as a
+                        server that has been running would have (see docs/benchmarks.md)
+  --prime-count N       serve only the first N prompts of --prime
   --budget N            largest verify tree (default 64)
   --fixed-budget        verify the best --budget nodes every step (no policy; for τ studies)
   --ungated             every drafter proposes every step (no drafter gate; for drafter studies)
@@ -77,6 +81,8 @@ export const benchCommand: Command = {
         also: { type: 'string', multiple: true },
         variant: { type: 'string', multiple: true },
         budget: { type: 'string' },
+        prime: { type: 'string' },
+        'prime-count': { type: 'string' },
         'fixed-budget': { type: 'boolean', default: false },
         ungated: { type: 'boolean', default: false },
         json: { type: 'string' },
@@ -108,6 +114,12 @@ export const benchCommand: Command = {
     if (extraVariants.some((v) => v.name === mainName))
       throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `--variant name '${mainName}' is taken`);
     const prompts = stratify(loadDataset(values.dataset), perCategory);
+    const primeCount = numberFlag('prime-count', values['prime-count'], true);
+    if (primeCount !== undefined && primeCount < 1)
+      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--prime-count must be ≥ 1');
+    if (primeCount !== undefined && values.prime === undefined)
+      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--prime-count needs --prime');
+    const prime = values.prime === undefined ? [] : loadDataset(values.prime).slice(0, primeCount);
     const target = targetFromFlag(values.target, values['triton-model']);
     const logger = pino({ level: process.env.CANOPY_LOG_LEVEL ?? 'warn' }, pino.destination(2));
 
@@ -158,6 +170,7 @@ export const benchCommand: Command = {
         },
         baseline: host.engine,
         variants,
+        prime,
         onProgress: (done, total) => progress.update({ step: 'generations', done, total, unit: 'steps' }),
       });
       progress.finish();
@@ -183,6 +196,7 @@ export const benchCommand: Command = {
           subset: `${perCategory} per category, spread evenly (${prompts.length} prompts)`,
           maxNewTokens,
           sampling,
+          prime: values.prime === undefined ? null : { file: values.prime, prompts: prime.length },
           drafters: drafters.map((d) => d.name),
           maxBudget: mainEngine?.maxBudget,
           policy: values['fixed-budget'] ? 'fixed budget' : 'throughput',

@@ -29,6 +29,8 @@ const HELP = `usage: canopy triton <install|start|stop> [options]
 options:
   --model-repository DIR  Triton model repository (default: models/triton)
   --model NAME|DIR        converted model for canopy_lm (default: the repository's config)
+  --eagle-head FILE       head graph for canopy_eagle (default: the one the eagle drafter
+                          finds for the model; none: canopy_eagle is not served)
   --run-dir DIR           where the state file and server.log live (default: .triton-run)
   --timeout SECONDS       readiness wait for start (default 180)
   --grace SECONDS         SIGTERM grace period for stop (default 15)
@@ -66,6 +68,7 @@ export const tritonCommand: Command = {
       options: {
         'model-repository': { type: 'string' },
         model: { type: 'string' },
+        'eagle-head': { type: 'string' },
         'run-dir': { type: 'string' },
         timeout: { type: 'string' },
         grace: { type: 'string' },
@@ -89,6 +92,7 @@ export const tritonCommand: Command = {
         const { server, reused } = await startTritonServer({
           modelRepository: values['model-repository'],
           model: values.model,
+          eagleHead: values['eagle-head'],
           runDir: values['run-dir'],
           timeoutMs: millis(values.timeout, '--timeout', 180),
           python: values.python,

@@ -2,7 +2,8 @@
 
 Its repository holds the reference model twice: `canopy_lm` as shipped, and
 `canopy_lm_tight` with small bounds (sessions, KV bytes, idle timeout) for the
-limit tests. Both serve the converted model named by CANOPY_TRITON_TEST_MODEL
+limit tests; and `canopy_eagle` with the tiny model's test head (the fixture of
+test/adapters/drafters/eagle). Both serve the converted model named by CANOPY_TRITON_TEST_MODEL
 (a cache name or a directory; default `tiny-random`, made by
 `npx canopy prepare-model --tiny`).
 """
@@ -21,6 +22,8 @@ from wire_client import CanopyLm
 
 ROOT = Path(__file__).resolve().parents[3]
 SOURCE_MODEL = ROOT / "models" / "triton" / "canopy_lm"
+SOURCE_HEAD_MODEL = ROOT / "models" / "triton" / "canopy_eagle"
+TINY_HEAD = ROOT / "test" / "adapters" / "drafters" / "eagle" / "fixtures" / "tiny-random" / "eagle.onnx"
 
 TIGHT = {
     "max_sessions": "3",
@@ -75,9 +78,10 @@ def server(tmp_path_factory, manifest) -> dict:
     copy_model(repo, "canopy_lm", {"max_sessions": "4096"})
     per_token = 2 * manifest["numLayers"] * manifest["numKvHeads"] * manifest["headDim"] * 4
     copy_model(repo, "canopy_lm_tight", {**TIGHT, "max_kv_bytes": str(80 * per_token)})
+    shutil.copytree(SOURCE_HEAD_MODEL, repo / "canopy_eagle", ignore=shutil.ignore_patterns("__pycache__"))
     run_dir = base / "run"
     endpoints = json.loads(canopy("start", "--model-repository", str(repo), "--model", str(model_dir()),
-                                  "--run-dir", str(run_dir)))
+                                  "--eagle-head", str(TINY_HEAD), "--run-dir", str(run_dir)))
     endpoints["log"] = str(run_dir / "server.log")
     yield endpoints
     canopy("stop", "--run-dir", str(run_dir))

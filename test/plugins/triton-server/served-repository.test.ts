@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeManifest } from '../../../adapters/model-store/index.js';
 import { isCanopyError } from '../../../kernels/errors.js';
@@ -10,16 +12,21 @@ import {
   readParameter,
   setParameter,
 } from '../../../plugins/triton-server/served-repository.js';
+import { useTinyModel } from '../../adapters/targets/embedded/tiny-model.js';
+
+const TINY_HEAD = fileURLToPath(
+  new URL('../../adapters/drafters/eagle/fixtures/tiny-random/eagle.onnx', import.meta.url),
+);
 
 const SHIPPED = readFileSync(join(DEFAULT_MODEL_REPOSITORY, 'canopy_lm', 'config.pbtxt'), 'utf8');
 
-function fakeModel(dir: string, layerSkip: boolean): void {
+function fakeModel(dir: string, layerSkip: boolean, vocabSize = 481): void {
   mkdirSync(dir, { recursive: true });
   writeManifest(dir, {
     format: 1,
     name: 'tiny-test',
     architecture: 'llama',
-    vocabSize: 481,
+    vocabSize,
     hiddenSize: 64,
     numLayers: 4,
     numHeads: 4,
@@ -75,9 +82,12 @@ describe('prepareServedRepository', () => {
   it('fills canopy_lm from the manifest of the model it will run', () => {
     fakeModel(join(base, 'model'), true);
     const served = join(base, 'served');
-    expect(prepareServedRepository(DEFAULT_MODEL_REPOSITORY, served, join(base, 'model'))).toEqual([
-      'canopy_lm',
-    ]);
+    const result = prepareServedRepository(DEFAULT_MODEL_REPOSITORY, served, { model: join(base, 'model') });
+    expect(result.filled).toEqual(['canopy_lm']);
+    // The model has no eagle head: canopy_eagle is left out, and why is said.
+    expect(result.skipped.map((s) => s.name)).toEqual(['canopy_eagle']);
+    expect(result.skipped[0].reason).toContain("no trained head for model 'tiny-test'");
+    expect(existsSync(join(served, 'canopy_eagle'))).toBe(false);
     const config = readFileSync(join(served, 'canopy_lm', 'config.pbtxt'), 'utf8');
     expect(readParameter(config, 'model_dir')).toBe(join(base, 'model'));
     expect(readParameter(config, 'model_name')).toBe('tiny-test');
@@ -93,7 +103,7 @@ describe('prepareServedRepository', () => {
 
   it('drops the skip_layers input when the model has no layer-skip graph', () => {
     fakeModel(join(base, 'model'), false);
-    prepareServedRepository(DEFAULT_MODEL_REPOSITORY, join(base, 'served'), join(base, 'model'));
+    prepareServedRepository(DEFAULT_MODEL_REPOSITORY, join(base, 'served'), { model: join(base, 'model') });
     const config = readFileSync(join(base, 'served', 'canopy_lm', 'config.pbtxt'), 'utf8');
     expect(config).not.toContain('skip_layers');
     expect(config).toContain('name: "hidden_layers"');
@@ -110,10 +120,52 @@ describe('prepareServedRepository', () => {
   it('refuses a model that is not prepared', () => {
     let error: unknown;
     try {
-      prepareServedRepository(DEFAULT_MODEL_REPOSITORY, join(base, 'served'), join(base, 'missing'));
+      prepareServedRepository(DEFAULT_MODEL_REPOSITORY, join(base, 'served'), {
+        model: join(base, 'missing'),
+      });
     } catch (e) {
       error = e;
     }
     expect(isCanopyError(error, 'CANOPY_ERR_MODEL_NOT_PREPARED')).toBe(true);
+  });
+});
+
+describe('prepareServedRepository with an eagle head', () => {
+  const tinyDir = useTinyModel();
+  let base: string;
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'canopy-served-'));
+  });
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+  it('fills canopy_eagle: head graph, its sha256, and the LM-head rows of the draft vocabulary', () => {
+    const served = join(base, 'served');
+    const result = prepareServedRepository(DEFAULT_MODEL_REPOSITORY, served, {
+      model: tinyDir(),
+      eagleHead: TINY_HEAD,
+    });
+    expect(result.filled.sort()).toEqual(['canopy_eagle', 'canopy_lm']);
+    const config = readFileSync(join(served, 'canopy_eagle', 'config.pbtxt'), 'utf8');
+    expect(readParameter(config, 'head_graph')).toBe(TINY_HEAD);
+    expect(readParameter(config, 'head_sha256')).toBe(
+      createHash('sha256').update(readFileSync(TINY_HEAD)).digest('hex'),
+    );
+    const meta = JSON.parse(readFileSync(TINY_HEAD.replace(/\.onnx$/, '.json'), 'utf8'));
+    const rows = readFileSync(readParameter(config, 'lm_head_file') as string);
+    expect(rows.byteLength).toBe(meta.head.draftVocab * meta.head.hidden * 4);
+  });
+
+  it('refuses a head trained for another model', () => {
+    fakeModel(join(base, 'model'), false, 512);
+    let error: unknown;
+    try {
+      prepareServedRepository(DEFAULT_MODEL_REPOSITORY, join(base, 'served'), {
+        model: join(base, 'model'),
+        eagleHead: TINY_HEAD,
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(isCanopyError(error, 'CANOPY_ERR_DRAFTER_HEAD_MISMATCH')).toBe(true);
   });
 });

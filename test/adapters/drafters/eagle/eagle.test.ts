@@ -60,7 +60,17 @@ describeDrafterConformance(eagleDrafter as never, {
   env,
   // The suite's feedback carries no hidden states, so the head never has a feature to extend.
   repeat: false,
-  badOptions: [{ maxDepth: 0 }, { width: 0 }, { branch: 33 }, { minScore: 1 }, { maxNodes: 1 }, { head: '' }],
+  badOptions: [
+    { maxDepth: 0 },
+    { width: 0 },
+    { branch: 33 },
+    { minScore: 1 },
+    { maxNodes: 1 },
+    { head: '' },
+    { triton: { url: 'localhost:8000' } },
+    { triton: { url: 'http://localhost:8000', model: '' } },
+    { triton: { url: 'http://localhost:8000', extra: 1 } },
+  ],
 });
 
 describe('eagle drafter on the tiny model', () => {

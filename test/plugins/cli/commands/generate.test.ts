@@ -77,6 +77,19 @@ describe('canopy generate', () => {
     expect(err.join('\n')).toMatch(/--variant .*\[CANOPY_ERR_INVALID_ARGUMENT\]/);
   });
 
+  it.each([
+    [['--prime-count', '4'], '--prime-count needs --prime'],
+    [['--prime', 'p.jsonl', '--prime-count', '0'], '--prime-count must be ≥ 1'],
+    [['--prime', 'p.jsonl', '--prime-count', '1.5'], '--prime-count must be an integer'],
+  ])('bench refuses %j before any work', async (flags, message) => {
+    const dir = tinyDir();
+    const dataset = join(dir, '..', 'one.jsonl');
+    writeFileSync(dataset, JSON.stringify({ question_id: 1, category: 'qa', turns: ['hi'] }));
+    expect(await main(['bench', '--model', dir, '--dataset', dataset, ...flags])).toBe(1);
+    expect(err.join('\n')).toContain(message);
+    expect(err.join('\n')).toContain('[CANOPY_ERR_INVALID_ARGUMENT]');
+  });
+
   it('says which command prepares a missing model', async () => {
     expect(await main(['generate', '--model', 'not-prepared-anywhere', '--prompt', 'hi'])).toBe(1);
     expect(err.join('\n')).toMatch(/prepare-model.*\[CANOPY_ERR_MODEL_NOT_PREPARED\]/);
@@ -98,6 +111,13 @@ describe('canopy bench', () => {
       { question_id: 3, category: 'qa', turns: ['hello hello hello'] },
     ];
     writeFileSync(dataset, rows.map((r) => JSON.stringify(r)).join('\n'));
+    const prime = join(dir, '..', 'prime.jsonl');
+    writeFileSync(
+      prime,
+      ['one two', 'three four', 'five six']
+        .map((t, i) => JSON.stringify({ category: 'p', turns: [t], question_id: i }))
+        .join('\n'),
+    );
     const json = join(dir, '..', 'bench.json');
     const chart = join(dir, '..', 'bench.svg');
     const code = await main([
@@ -117,6 +137,10 @@ describe('canopy bench', () => {
       json,
       '--chart',
       chart,
+      '--prime',
+      prime,
+      '--prime-count',
+      '2',
     ]);
     expect(code, err.join('\n')).toBe(0);
     const report = JSON.parse((await import('node:fs')).readFileSync(json, 'utf8'));
@@ -142,6 +166,7 @@ describe('canopy bench', () => {
     ]);
     expect(report.variants.paper.overall.exactMatch).toBe(1);
     expect(report.settings.subset).toMatch(/2 per category/);
+    expect(report.settings.prime).toEqual({ file: prime, prompts: 2 });
     expect(report.machine.cores).toBeGreaterThan(0);
     expect((await import('node:fs')).readFileSync(chart, 'utf8')).toMatch(/^<svg/);
     expect(out.join('\n')).toMatch(/== fusion/);

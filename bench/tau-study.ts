@@ -5,10 +5,13 @@
  * accepts does not depend on the machine's timings, so τ needs no plain
  * baseline and no quiet machine: each variant decodes every prompt's first
  * turn speculatively, one variant after the other, each with fresh drafter
- * state. Also prints the τ the calibrated path scores predicted.
+ * state (or the state after serving the first turns of `--prime`, unmeasured,
+ * as `canopy bench --prime` does). Also prints the τ the calibrated path
+ * scores predicted.
  *
  *   npm run build && node dist/bench/tau-study.js --dataset ../shared/data/spec_bench/question.jsonl \
  *     [--per-category 8] [--max-new-tokens 128] [--budget 16] [--model NAME] \
+ *     [--prime FILE [--prime-count N]] \
  *     --variant 'order-2=["ngram","recycling","retrieval"]' \
  *     --variant 'order-1=["ngram",{"name":"recycling","options":{"order":1}},"retrieval"]'
  */
@@ -27,6 +30,8 @@ const { values } = parseArgs({
     budget: { type: 'string', default: '16' },
     model: { type: 'string', default: DEFAULT_MODEL },
     variant: { type: 'string', multiple: true },
+    prime: { type: 'string' },
+    'prime-count': { type: 'string' },
   },
 });
 if (!values.dataset || !values.variant?.length) {
@@ -42,6 +47,8 @@ try {
   process.exit(2);
 }
 const prompts = stratify(loadDataset(values.dataset), Number(values['per-category']));
+const primeCount = values['prime-count'] === undefined ? undefined : Number(values['prime-count']);
+const prime = values.prime ? loadDataset(values.prime).slice(0, primeCount) : [];
 const maxNewTokens = Number(values['max-new-tokens']);
 const budget = Number(values.budget);
 
@@ -58,6 +65,10 @@ for (const { name, drafters } of variants) {
   let predicted = 0;
   const byCategory = new Map<string, [number, number]>();
   try {
+    for (const p of prime) {
+      const prompt = host.tokenizer.encodeChat([{ role: 'user', content: p.turns[0] }]);
+      await host.engine.generate({ prompt, maxNewTokens, sampling: GREEDY, speculate: true });
+    }
     for (const p of prompts) {
       const prompt = host.tokenizer.encodeChat([{ role: 'user', content: p.turns[0] }]);
       const r = await host.engine.generate({ prompt, maxNewTokens, sampling: GREEDY, speculate: true });
@@ -72,6 +83,7 @@ for (const { name, drafters } of variants) {
   }
   const cells = [...byCategory].map(([c, [t, s]]) => `${c} ${(t / s).toFixed(2)}`).join(', ');
   console.log(
-    `${name}: τ ${(tokens / steps).toFixed(3)}, predicted ${(predicted / steps).toFixed(3)}, budget ${budget} — ${cells}`,
+    `${name}: τ ${(tokens / steps).toFixed(3)}, predicted ${(predicted / steps).toFixed(3)}, budget ${budget}` +
+      `${prime.length > 0 ? `, primed with ${prime.length}` : ''} — ${cells}`,
   );
 }

@@ -23,6 +23,8 @@ export interface DrafterCapabilities {
   readonly needsTopK: number;
   /** Hidden layers it needs from every verify pass (see PassOptions.hiddenLayers). */
   readonly needsHiddenLayers: readonly number[];
+  /** Also needs those layers at every prompt position, from prefill (DrafterOpenRequest.promptHidden). */
+  readonly needsPromptHidden?: boolean;
   /** Drafts by running the target itself (TargetSession.draft). */
   readonly needsTarget: boolean;
 }
@@ -69,6 +71,11 @@ export interface DrafterOpenRequest {
   readonly prompt: Int32Array;
   /** The target's top-k after each prompt token, when the target computed it at prefill. */
   readonly promptTopK?: PromptTopK;
+  /**
+   * layer -> [(prompt.length - 1) * hiddenSize], row i the state at prompt[i], when the
+   * drafter declared needsPromptHidden and the target returned it at prefill.
+   */
+  readonly promptHidden?: ReadonlyMap<number, Float32Array>;
   /** Present when the drafter declared needsTarget. */
   readonly target?: TargetSession;
 }

@@ -74,6 +74,12 @@ export interface TargetSession {
   /** Present when `OpenOptions.promptTopK` was asked and the target supports it. */
   readonly promptTopK?: PromptTopK;
   /**
+   * layer -> [(promptLength - 1) * hiddenSize], row i the state at prompt[i];
+   * present for the layers `OpenOptions.promptHiddenLayers` asked when the
+   * target supports it.
+   */
+  readonly promptHidden?: ReadonlyMap<number, Float32Array>;
+  /**
    * Verify pass: runs the whole tree in one forward pass with tree attention.
    * The KV entries of every node are held until `accept` says which to keep.
    */
@@ -107,6 +113,12 @@ export interface OpenOptions {
    * the prompt during prefill. Targets may ignore it (then `promptTopK` is absent).
    */
   readonly promptTopK?: number;
+  /**
+   * Also return these hidden layers (PassOptions.hiddenLayers numbering) at
+   * every prompt position but the root, for drafters that read the target's
+   * features (eagle). Targets may ignore it (then `promptHidden` is absent).
+   */
+  readonly promptHiddenLayers?: readonly number[];
   readonly signal?: AbortSignal;
 }
 

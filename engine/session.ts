@@ -42,10 +42,18 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
     target.info.capabilities.maxTopK,
     Math.max(0, ...chosenDrafters.map((d) => d.factory.capabilities.needsTopK)),
   );
+  const promptHiddenLayers = [
+    ...new Set(
+      chosenDrafters.flatMap((d) =>
+        d.factory.capabilities.needsPromptHidden ? d.factory.capabilities.needsHiddenLayers : [],
+      ),
+    ),
+  ];
   // The target refuses a prompt that cannot fit (CANOPY_ERR_PROMPT_TOO_LONG) before anything is allocated.
   let session: TargetSession = await target.open(prompt, {
     sampling: req.sampling,
     promptTopK: topK > 0 ? topK : undefined,
+    promptHiddenLayers: promptHiddenLayers.length > 0 ? promptHiddenLayers : undefined,
     signal: req.signal,
   });
   stats.prefillMs = now() - started;
@@ -67,6 +75,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
       const request = {
         prompt,
         promptTopK: session.promptTopK,
+        promptHidden: d.factory.capabilities.needsPromptHidden ? session.promptHidden : undefined,
         target: d.factory.capabilities.needsTarget ? session : undefined,
       };
       try {

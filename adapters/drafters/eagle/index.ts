@@ -26,13 +26,14 @@ import { TritonHeadRunner } from './triton-head.js';
 export { HEAD_GRAPH, HEAD_META, TRAIN_COMMAND } from './head-file.js';
 export type { EagleOptions } from './options.js';
 
-function capabilitiesFor(featureLayers: readonly number[]): DrafterCapabilities {
+function capabilitiesFor(featureLayers: readonly number[], promptRows = 0): DrafterCapabilities {
   return Object.freeze({
     tree: true,
     probabilities: true,
     needsTopK: 0,
     // The definition cannot know the target's layer count; a factory names the layer its head reads.
     needsHiddenLayers: Object.freeze([...featureLayers]),
+    needsPromptHidden: promptRows > 0,
     needsTarget: false,
   });
 }
@@ -86,8 +87,13 @@ export const eagleDrafter: DrafterDefinition<EagleOptions> = Object.freeze({
     let open = true;
     return {
       name: 'eagle',
-      capabilities: capabilitiesFor([model.featureLayer]),
-      open: () => new EagleSession(model, runner, limits),
+      capabilities: capabilitiesFor([model.featureLayer], options.promptRows),
+      open: (request) => {
+        const session = new EagleSession(model, runner, limits);
+        const hidden = request.promptHidden?.get(model.featureLayer);
+        if (options.promptRows > 0 && hidden) session.readPrompt(request.prompt, hidden, options.promptRows);
+        return session;
+      },
       dispose() {
         if (!open) return;
         open = false;

@@ -20,6 +20,11 @@ export const eagleOptionsSchema = z
     minPathScore: z.number().min(0).lt(1).default(0.02),
     /** Most nodes per draft, root included (the engine's budget caps it too). */
     maxNodes: z.number().int().min(2).max(256).default(48),
+    /**
+     * Prompt rows the head reads at the start of a request (the last ones, from the
+     * target's prefill; 0 = none: the head's context starts at the prompt's last token).
+     */
+    promptRows: z.number().int().min(0).max(8192).default(0),
     /** onnxruntime intra-op threads for the head (in process). */
     threads: z.number().int().min(1).max(64).default(2),
     /**

@@ -48,6 +48,21 @@ export class EagleSession implements DrafterSession {
     this.#kv = runner.newCache();
   }
 
+  /**
+   * Queues the last `rows` prompt positions as true rows (the target's features at
+   * prefill, [(prompt.length - 1) * H]): row t pairs f_t with prompt[t + 1], so the
+   * last one predicts the children of the first root and the first step drafts too.
+   */
+  readPrompt(prompt: Int32Array, hidden: Float32Array, rows: number): void {
+    const h = this.#model.geometry.hidden;
+    const n = prompt.length;
+    if (this.#closed || n < 2 || hidden.length !== (n - 1) * h) return;
+    for (let t = Math.max(0, n - 1 - rows); t <= n - 2; t++) {
+      this.#pending.push({ feature: hidden.slice(t * h, (t + 1) * h), token: prompt[t + 1], position: t });
+    }
+    this.#lastPosition = n - 2;
+  }
+
   async propose(context: DraftContext): Promise<Draft | null> {
     if (this.#closed || context.budget < 2 || context.tokens.length < 2) return null;
     if (this.#pending.length > 0) await this.#flush();

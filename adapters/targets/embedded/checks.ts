@@ -83,17 +83,25 @@ export function checkPass(
   return depths;
 }
 
+/** Hidden layers asked of a pass or of prefill: 0..numLayers (numLayers = the final-normed state). */
+export function checkHiddenLayers(layers: readonly number[] | undefined, shape: SessionShape): void {
+  for (const l of layers ?? []) {
+    if (!Number.isInteger(l) || l < 0 || l > shape.numLayers) {
+      throw new CanopyError(
+        'CANOPY_ERR_INVALID_ARGUMENT',
+        `hidden layer ${l} is outside [0, ${shape.numLayers}]`,
+      );
+    }
+  }
+}
+
 function checkOptions(options: DraftPassOptions | undefined, shape: SessionShape): void {
   const bad = (what: string) => new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', what);
   const k = options?.topK ?? 0;
   if (!Number.isInteger(k) || k < 0 || k > shape.maxTopK) {
     throw bad(`topK must be an integer in [0, ${shape.maxTopK}], got ${k}`);
   }
-  for (const l of options?.hiddenLayers ?? []) {
-    if (!Number.isInteger(l) || l < 0 || l > shape.numLayers) {
-      throw bad(`hidden layer ${l} is outside [0, ${shape.numLayers}]`);
-    }
-  }
+  checkHiddenLayers(options?.hiddenLayers, shape);
   for (const l of options?.skipLayers ?? []) {
     if (!Number.isInteger(l) || l < 0 || l >= shape.numLayers) {
       throw bad(`skip layer ${l} is outside [0, ${shape.numLayers})`);

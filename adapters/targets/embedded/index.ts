@@ -83,7 +83,7 @@ export async function createEmbeddedTarget(options: EmbeddedTargetOptions): Prom
         open.sampling,
         open.signal,
         (s) => sessions.delete(s),
-        open.promptTopK,
+        { promptTopK: open.promptTopK, promptHiddenLayers: open.promptHiddenLayers },
       );
       sessions.add(session);
       return session;

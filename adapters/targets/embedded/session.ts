@@ -9,6 +9,7 @@ import { attentionBias, type TokenTree } from '../../../kernels/tree.js';
 import type { DraftPassOptions, PassOptions, PassResult, PromptTopK, TargetSession } from '../../target.js';
 import {
   checkAccept,
+  checkHiddenLayers,
   checkPass,
   checkPrompt,
   checkSignal,
@@ -35,6 +36,7 @@ export class EmbeddedSession implements TargetSession {
   #pending: TokenTree | undefined;
   #closed = false;
   #promptTopK: PromptTopK | undefined;
+  #promptHidden: Map<number, Float32Array> | undefined;
   #bias = new Float32Array(0);
   #logits = new Float32Array(0);
 
@@ -68,12 +70,14 @@ export class EmbeddedSession implements TargetSession {
     sampling: SamplingParams,
     signal: AbortSignal | undefined,
     onClose: (s: EmbeddedSession) => void,
-    promptTopK = 0,
+    extras: { promptTopK?: number; promptHiddenLayers?: readonly number[] } = {},
   ): Promise<EmbeddedSession> {
     checkPrompt(prompt, shape);
+    const layers = [...new Set(extras.promptHiddenLayers ?? [])];
+    checkHiddenLayers(layers, shape);
     const session = new EmbeddedSession(runner, shape, prompt, sampling, onClose);
-    const k = Math.min(Math.max(0, Math.floor(promptTopK)), shape.maxTopK);
-    await session.#prefill(prompt.subarray(0, prompt.length - 1), signal, k);
+    const k = Math.min(Math.max(0, Math.floor(extras.promptTopK ?? 0)), shape.maxTopK);
+    await session.#prefill(prompt.subarray(0, prompt.length - 1), signal, k, layers);
     return session;
   }
 
@@ -85,10 +89,20 @@ export class EmbeddedSession implements TargetSession {
     return this.#promptTopK;
   }
 
-  async #prefill(tokens: Int32Array, signal: AbortSignal | undefined, k: number): Promise<void> {
+  get promptHidden(): ReadonlyMap<number, Float32Array> | undefined {
+    return this.#promptHidden;
+  }
+
+  async #prefill(
+    tokens: Int32Array,
+    signal: AbortSignal | undefined,
+    k: number,
+    layers: readonly number[],
+  ): Promise<void> {
     this.#cache.reserve(tokens.length + 1);
     const ids = k > 0 ? new Int32Array(tokens.length * k) : undefined;
     const logprobs = k > 0 ? new Float32Array(tokens.length * k) : undefined;
+    const hidden = new Map<number, Float32Array>();
     for (let start = 0; start < tokens.length; start += PREFILL_CHUNK) {
       checkSignal(signal);
       const chunk = tokens.subarray(start, start + PREFILL_CHUNK);
@@ -105,15 +119,22 @@ export class EmbeddedSession implements TargetSession {
         rows: ids ? 'all' : 'last',
         argmax: false,
         topK: k,
-        hiddenLayers: [],
+        hiddenLayers: layers,
       });
       if (ids && logprobs && out.topKIds && out.topKLogprobs) {
         ids.set(out.topKIds, start * k);
         logprobs.set(out.topKLogprobs, start * k);
       }
+      for (const [layer, rows] of out.hidden ?? []) {
+        const width = rows.length / n;
+        const all = hidden.get(layer) ?? new Float32Array(tokens.length * width);
+        hidden.set(layer, all);
+        all.set(rows, start * width);
+      }
       this.#cache.commitAll(n);
     }
     if (ids && logprobs) this.#promptTopK = { k, ids, logprobs };
+    if (hidden.size > 0) this.#promptHidden = hidden;
   }
 
   #biasFor(parents: Int32Array, cached: number): Float32Array {

@@ -56,6 +56,7 @@ export class TritonSession implements TritonTargetSession {
   /** Path to keep from the last STEP tree, sent with the next request. */
   #keep: Int32Array = EMPTY_INT32;
   #promptTopK: PromptTopK | undefined;
+  #promptHidden: ReadonlyMap<number, Float32Array> | undefined;
   /** Parents of the last STEP tree until `accept` consumes them. */
   #unaccepted: Int32Array | undefined;
   #closing: Promise<void> | undefined;
@@ -82,7 +83,17 @@ export class TritonSession implements TritonTargetSession {
   }
 
   /** Sends OPEN; the prompt's last token becomes the root. */
-  async open(prompt: Int32Array, signal?: AbortSignal, promptTopK = 0): Promise<void> {
+  /** Hidden states at each prompt position, when asked at OPEN (OpenOptions.promptHiddenLayers). */
+  get promptHidden(): ReadonlyMap<number, Float32Array> | undefined {
+    return this.#promptHidden;
+  }
+
+  async open(
+    prompt: Int32Array,
+    signal?: AbortSignal,
+    promptTopK = 0,
+    promptHiddenLayers: readonly number[] = [],
+  ): Promise<void> {
     const info = this.#host.info;
     if (prompt.length === 0) throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', 'the prompt is empty');
     if (prompt.length > info.maxContext) {
@@ -96,18 +107,29 @@ export class TritonSession implements TritonTargetSession {
     const parents = Int32Array.from(body, (_, i) => i - 1);
     validateTree({ tokens: prompt, parents: Int32Array.from(prompt, (_, i) => i - 1) }, info.vocabSize);
     const k = Math.min(Math.max(0, Math.floor(promptTopK)), info.capabilities.maxTopK);
-    const op = this.#op(FLAG_OPEN, { tokens: body, parents }, { topK: k }, this.#sampling);
+    const layers = [...new Set(promptHiddenLayers)];
+    for (const l of layers) {
+      if (!Number.isInteger(l) || l < 0 || l > info.numLayers) {
+        throw new CanopyError(
+          'CANOPY_ERR_INVALID_ARGUMENT',
+          `hidden layer ${l} is outside [0, ${info.numLayers}]`,
+        );
+      }
+    }
+    const hiddenLayers = body.length > 0 && info.capabilities.hiddenStates ? layers : [];
+    const op = this.#op(FLAG_OPEN, { tokens: body, parents }, { topK: k, hiddenLayers }, this.#sampling);
     this.#state = 'busy';
     // Tracked before sending: after a timeout the session may exist in Triton, and dispose must close it.
     this.#host.track(this);
     try {
       const [result] = await this.#host.send([op], [], signal);
       this.#assertInStep(result!.sessionLength, prompt.length);
-      const { topKIds, topKLogprobs } = result!.pass;
+      const { topKIds, topKLogprobs, hidden } = result!.pass;
       this.#promptTopK =
         k > 0 && body.length > 0 && topKIds && topKLogprobs
           ? { k, ids: topKIds, logprobs: topKLogprobs }
           : undefined;
+      this.#promptHidden = hiddenLayers.length > 0 && hidden && hidden.size > 0 ? hidden : undefined;
     } catch (error) {
       if (outcomeOf(error) !== 'unknown') this.#host.release(this);
       this.#state = 'lost';

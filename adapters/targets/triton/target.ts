@@ -127,7 +127,7 @@ class TritonTargetImpl implements TritonTarget, SessionHost {
   async open(prompt: Int32Array, options: OpenOptions): Promise<TritonTargetSession> {
     if (this.#disposed) throw new CanopyError('CANOPY_ERR_SHUTTING_DOWN', 'the Triton target is disposed');
     const session = new TritonSession(this, options.sampling);
-    await session.open(prompt, options.signal, options.promptTopK);
+    await session.open(prompt, options.signal, options.promptTopK, options.promptHiddenLayers);
     return session;
   }
 

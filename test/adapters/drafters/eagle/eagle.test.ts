@@ -65,6 +65,7 @@ describeDrafterConformance(eagleDrafter as never, {
     { width: 0 },
     { branch: 33 },
     { minScore: 1 },
+    { promptRows: -1 },
     { maxNodes: 1 },
     { head: '' },
     { triton: { url: 'localhost:8000' } },
@@ -102,6 +103,44 @@ describe('eagle drafter on the tiny model', () => {
       expect(accepted).toBeGreaterThan(0);
     });
   }
+
+  it("reads the prompt's features with promptRows, so the first step drafts too", async () => {
+    const target = tiny.target();
+    const prompt = tiny.tokenizer().encodeChat([{ role: 'user', content: CHATS[0] }]);
+    const layer = target.info.numLayers;
+    const session = await target.open(prompt, { sampling: GREEDY, promptHiddenLayers: [layer] });
+    const factory = await eagleDrafter.create(
+      eagleDrafter.parseOptions({ head: FIXTURE, promptRows: 64 }),
+      env(),
+    );
+    try {
+      expect(factory.capabilities.needsPromptHidden).toBe(true);
+      const context = { tokens: prompt, promptLength: prompt.length, budget: 16 };
+      const cold = factory.open({ prompt });
+      expect(await cold.propose(context)).toBeNull(); // no feature yet: nothing to extend
+      const warm = factory.open({ prompt, promptHidden: session.promptHidden });
+      const draft = await warm.propose(context);
+      expect(draft?.tokens[0]).toBe(prompt[prompt.length - 1]);
+      expect(draft?.tokens.length).toBeGreaterThan(1);
+      cold.close?.();
+      warm.close?.();
+    } finally {
+      factory.dispose?.();
+      await session.close();
+    }
+  });
+
+  it('with promptRows, emits exactly the plain greedy tokens', async () => {
+    const plain = await engine(undefined, false);
+    const spec = await engine({ head: FIXTURE, promptRows: 256 });
+    for (const text of CHATS) {
+      const prompt = tiny.tokenizer().encodeChat([{ role: 'user', content: text }]);
+      const expected = await plain.generate({ prompt, maxNewTokens: 32, sampling: GREEDY, speculate: false });
+      const got = await spec.generate({ prompt, maxNewTokens: 32, sampling: GREEDY, speculate: true });
+      expect([...got.tokens]).toEqual([...expected.tokens]);
+      expect(got.stats.failedDrafters).toEqual([]);
+    }
+  });
 
   it('declares the final-normed hidden layer it reads', async () => {
     const factory = await eagleDrafter.create(eagleDrafter.parseOptions({ head: FIXTURE }), env());

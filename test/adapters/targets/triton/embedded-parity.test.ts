@@ -69,4 +69,17 @@ describe.runIf(URL !== undefined)('Triton target against the embedded target on 
     for (let i = 0; i < la.length; i++) expect(Math.abs(la[i] - lb[i])).toBeLessThan(1e-3);
     await Promise.all([a.close(), b.close()]);
   });
+
+  it('returns the same hidden states at every prompt position at OPEN (OpenOptions.promptHiddenLayers)', async () => {
+    const prompt = prompts[0];
+    const layers = [triton.info.numLayers];
+    const a = await triton.open(prompt, { sampling: GREEDY, promptHiddenLayers: layers });
+    const b = await embedded.open(prompt, { sampling: GREEDY, promptHiddenLayers: layers });
+    const ha = a.promptHidden?.get(layers[0]) ?? new Float32Array(0);
+    const hb = b.promptHidden?.get(layers[0]) ?? new Float32Array(0);
+    expect(ha.length).toBe((prompt.length - 1) * triton.info.hiddenSize);
+    expect(hb.length).toBe(ha.length);
+    for (let i = 0; i < ha.length; i++) expect(Math.abs(ha[i] - hb[i])).toBeLessThan(1e-3);
+    await Promise.all([a.close(), b.close()]);
+  });
 });

@@ -18,7 +18,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL } from '../adapters/model-store/index.js';
 import { GREEDY } from '../kernels/sampling-params.js';
-import { variantFromFlag } from '../plugins/cli/flags.js';
+import { primeFromFlags, variantFromFlag } from '../plugins/cli/flags.js';
 import { openModelHost } from '../plugins/host/model-host.js';
 import { loadDataset, stratify } from './dataset.js';
 
@@ -40,15 +40,15 @@ if (!values.dataset || !values.variant?.length) {
 }
 // Every flag is checked before the first (long) run.
 let variants: ReturnType<typeof variantFromFlag>[];
+let prime: ReturnType<typeof primeFromFlags>;
 try {
   variants = values.variant.map(variantFromFlag);
+  prime = primeFromFlags(values.prime, values['prime-count']);
 } catch (error) {
   console.error((error as Error).message);
   process.exit(2);
 }
 const prompts = stratify(loadDataset(values.dataset), Number(values['per-category']));
-const primeCount = values['prime-count'] === undefined ? undefined : Number(values['prime-count']);
-const prime = values.prime ? loadDataset(values.prime).slice(0, primeCount) : [];
 const maxNewTokens = Number(values['max-new-tokens']);
 const budget = Number(values.budget);
 

@@ -20,18 +20,29 @@ export function calibrateDraft(calibration: Calibration, source: number, draft: 
   return { tokens: draft.tokens, parents: draft.parents, scores };
 }
 
-function recordTested(calibration: Calibration, source: number, draft: Draft, feedback: DraftFeedback): void {
-  const { tree, result, accepted } = feedback;
-  const n = draft.tokens.length;
+/**
+ * Calls `visit(c, accepted)` for every tested node of `tree` (a draft or the
+ * fused tree), in index order: each child of a node on the accepted path,
+ * which the target would have accepted exactly when its token is the target's
+ * choice there. The path is followed by token, so `tree` need not be the
+ * verified tree itself.
+ */
+function forEachTested(
+  tree: { readonly tokens: Int32Array; readonly parents: Int32Array },
+  feedback: DraftFeedback,
+  visit: (node: number, accepted: boolean) => void,
+): void {
+  const { tree: verified, result, accepted } = feedback;
+  const n = tree.tokens.length;
   let cur = 0;
   for (let k = 0; k < accepted.length; k++) {
     const chosen = result.chosen[accepted[k]];
-    const nextToken = k + 1 < accepted.length ? tree.tokens[accepted[k + 1]] : -1;
+    const nextToken = k + 1 < accepted.length ? verified.tokens[accepted[k + 1]] : -1;
     let next = -1;
     for (let c = cur + 1; c < n; c++) {
-      if (draft.parents[c] !== cur) continue;
-      calibration.record(source, draft.scores[c], draft.tokens[c] === chosen);
-      if (draft.tokens[c] === nextToken) next = c;
+      if (tree.parents[c] !== cur) continue;
+      visit(c, tree.tokens[c] === chosen);
+      if (tree.tokens[c] === nextToken) next = c;
     }
     if (next < 0) return;
     cur = next;
@@ -70,26 +81,19 @@ export function accountDrafts(
       stats.acceptedByDrafter[name] = (stats.acceptedByDrafter[name] ?? 0) + 1;
     }
   }
-  for (let j = 0; j < inputs.length; j++) recordTested(rt.calibration, inputs[j].source, raw[j], feedback);
+  for (let j = 0; j < inputs.length; j++) {
+    const { source } = inputs[j];
+    const draft = raw[j];
+    forEachTested(draft, feedback, (c, ok) => rt.calibration.record(source, draft.scores[c], ok));
+  }
 }
 
 /**
  * Teaches the second calibration stage with every tested node of the fused
- * tree, before the policy cut it to a budget: a child of an accepted node
- * would have been accepted exactly when its token is the target's choice there.
+ * tree, before the policy cut it to a budget (the verified tree is a prefix of it).
  */
-export function recordFused(
-  rt: ModelRuntime,
-  fused: FusedTree,
-  chosen: Int32Array,
-  accepted: Int32Array,
-): void {
-  for (let k = 0; k < accepted.length; k++) {
-    const node = accepted[k];
-    const choice = chosen[node];
-    for (let c = node + 1; c < fused.tokens.length; c++) {
-      if (fused.parents[c] === node)
-        rt.setCalibration.record(fused.sources[c], fused.combinedScores[c], fused.tokens[c] === choice);
-    }
-  }
+export function recordFused(rt: ModelRuntime, fused: FusedTree, feedback: DraftFeedback): void {
+  forEachTested(fused, feedback, (c, ok) =>
+    rt.setCalibration.record(fused.sources[c], fused.combinedScores[c], ok),
+  );
 }

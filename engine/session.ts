@@ -169,7 +169,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         tokens: tokens.subarray(0, committed),
       };
       accountDrafts(rt, stats, inputs, raw, feedback);
-      recordFused(rt, fused, result.chosen, walk.accepted);
+      recordFused(rt, fused, feedback);
       for (const { source, ms } of ran)
         rt.gate.recordDrafter(source, ms, exclusiveGain(tree.sources, walk.accepted, source));
       for (const d of drafters) {

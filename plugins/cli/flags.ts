@@ -5,6 +5,7 @@
  */
 
 import { z } from 'zod';
+import { type BenchPrompt, loadDataset } from '../../bench/dataset.js';
 import type { DrafterSpec } from '../../engine/index.js';
 import { CanopyError } from '../../kernels/errors.js';
 import type { SamplingParams } from '../../kernels/sampling-params.js';
@@ -113,4 +114,17 @@ export function variantFromFlag(value: string): { name: string; drafters: Drafte
     );
   }
   return { name, drafters: parsed.data.map(drafterSpec) };
+}
+
+/**
+ * `--prime FILE [--prime-count N]`: the earlier traffic a bench serves before
+ * the measured prompts (all of FILE, or its first N); none without `--prime`.
+ */
+export function primeFromFlags(file: string | undefined, count: string | undefined): BenchPrompt[] {
+  const n = numberFlag('prime-count', count, true);
+  if (n !== undefined && n < 1)
+    throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--prime-count must be ≥ 1');
+  if (n !== undefined && file === undefined)
+    throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--prime-count needs --prime');
+  return file === undefined ? [] : loadDataset(file).slice(0, n);
 }

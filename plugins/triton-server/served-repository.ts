@@ -8,7 +8,6 @@
  * model and the LM-head rows of its draft vocabulary (`lm_head.f32`); with no
  * head for the model it is left out. Other models are linked, not copied.
  */
-import { createHash } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -20,7 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { locateHead } from '../../adapters/drafters/eagle/head-file.js';
+import { headSha256, locateHead } from '../../adapters/drafters/eagle/head-file.js';
 import { loadHeadModel } from '../../adapters/drafters/eagle/head-model.js';
 import { loadManifest, type ModelManifest } from '../../adapters/model-store/index.js';
 import { CanopyError } from '../../kernels/errors.js';
@@ -110,11 +109,7 @@ function fillHeadModel(
     let out = setParameter(config, 'model_name', manifest.name);
     out = setParameter(out, 'head_graph', resolve(head.graph));
     // Clients draft with their own copy of the head's metadata: this proves it is the same head.
-    out = setParameter(
-      out,
-      'head_sha256',
-      createHash('sha256').update(readFileSync(head.graph)).digest('hex'),
-    );
+    out = setParameter(out, 'head_sha256', headSha256(head.graph));
     return setParameter(out, 'lm_head_file', lmHead);
   } finally {
     model.close();

@@ -2,7 +2,7 @@
  * Engines over the real tiny random model (embedded onnxruntime target) for
  * engine tests. One target per test file; every engine built here shares it.
  */
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { Draft, DraftContext, DrafterDefinition } from '../../adapters/drafter.js';
 import { builtinDrafters } from '../../adapters/drafters/index.js';
 import { createEmbeddedTarget, type EmbeddedTarget } from '../../adapters/targets/embedded/index.js';
@@ -13,6 +13,7 @@ import {
   type DrafterSpec,
   type ModelEngine,
 } from '../../engine/index.js';
+import { GREEDY } from '../../kernels/sampling-params.js';
 import { useTinyModel } from '../adapters/targets/embedded/tiny-model.js';
 
 export interface TinyEngines {
@@ -66,6 +67,31 @@ export function useTinyEngines(): TinyEngines {
       return engine;
     },
   };
+}
+
+/**
+ * Generates each chat greedily with `plain` (speculation off) and `spec` (on),
+ * expects the same tokens and no failed drafter, and returns the draft tokens
+ * each drafter got accepted, summed over the chats.
+ */
+export async function expectPlainOutput(
+  tokenizer: Tokenizer,
+  plain: ModelEngine,
+  spec: ModelEngine,
+  chats: readonly string[],
+  maxNewTokens: number,
+): Promise<Record<string, number>> {
+  const accepted: Record<string, number> = {};
+  for (const text of chats) {
+    const prompt = tokenizer.encodeChat([{ role: 'user', content: text }]);
+    const expected = await plain.generate({ prompt, maxNewTokens, sampling: GREEDY, speculate: false });
+    const got = await spec.generate({ prompt, maxNewTokens, sampling: GREEDY, speculate: true });
+    expect([...got.tokens], text).toEqual([...expected.tokens]);
+    expect(got.stats.failedDrafters).toEqual([]);
+    for (const [name, n] of Object.entries(got.stats.acceptedByDrafter))
+      accepted[name] = (accepted[name] ?? 0) + n;
+  }
+  return accepted;
 }
 
 /** Prompts that make the tiny model's drafters useful: repeated phrases, lists, code-ish text. */

@@ -5,6 +5,7 @@
  * options name, in the model's cache directory (where the training tool
  * writes), and among the heads shipped in the package (`models/heads/<model>/`).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,4 +148,9 @@ export function locateHead(
     );
   }
   return { graph, meta };
+}
+
+/** sha256 of a head graph, hex: how a served head (canopy_eagle's `head_sha256`) is matched to a local one. */
+export function headSha256(graph: string): string {
+  return createHash('sha256').update(readFileSync(graph)).digest('hex');
 }

@@ -49,9 +49,6 @@ export interface HeadCache {
 }
 
 export interface HeadRunner {
-  /** Time spent running passes (ms), and how many, for cost reports. */
-  readonly ms: number;
-  readonly passes: number;
   /** A cache for one drafting session. */
   newCache(): HeadCache;
   run(pass: HeadPass): Promise<HeadOutputs>;
@@ -103,9 +100,6 @@ export class LocalHeadRunner implements HeadRunner {
   readonly #session: ort.InferenceSession;
   readonly #geometry: HeadGeometry;
   readonly #lmHead: ort.Tensor;
-  /** Time spent inside onnxruntime, for cost reports. */
-  ms = 0;
-  passes = 0;
 
   private constructor(session: ort.InferenceSession, geometry: HeadGeometry, lmHead: Float32Array) {
     this.#session = session;
@@ -148,7 +142,6 @@ export class LocalHeadRunner implements HeadRunner {
     const row = kvHeads * headDim;
     const positions = new BigInt64Array(n);
     for (let i = 0; i < n; i++) positions[i] = BigInt(pass.positions[i]);
-    const started = performance.now();
     const out = await this.#session.run({
       features: new ort.Tensor('float32', pass.features.subarray(0, n * h), [n, h]),
       token_embeds: new ort.Tensor('float32', pass.embeds.subarray(0, n * h), [n, h]),
@@ -159,8 +152,6 @@ export class LocalHeadRunner implements HeadRunner {
       lm_head: this.#lmHead,
       top_k: new ort.Tensor('int64', BigInt64Array.of(BigInt(pass.topK)), [1]),
     });
-    this.ms += performance.now() - started;
-    this.passes++;
     kv.put(t, out.present_key.data as Float32Array, out.present_value.data as Float32Array, n);
     const rawIds = out.topk_ids.data as BigInt64Array;
     const ids = new Int32Array(rawIds.length);

@@ -6,16 +6,10 @@
  * embeddings locally; the served head must be the same file (its sha256 is a
  * parameter of the served config), or the drafter refuses to start.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { CanopyError } from '../../../kernels/errors.js';
-import {
-  createGrpcClient,
-  createHttpClient,
-  type KServeClient,
-  outputOf,
-  tensor,
-} from '../../targets/triton/index.js';
+import { createKServeClient, type KServeClient, outputOf, tensor } from '../../targets/triton/index.js';
+import { headSha256 } from './head-file.js';
 import type { HeadCache, HeadGeometry, HeadOutputs, HeadPass, HeadRunner } from './head-runner.js';
 
 export interface TritonHeadOptions {
@@ -39,8 +33,6 @@ export class TritonHeadRunner implements HeadRunner {
   readonly #geometry: HeadGeometry;
   readonly #prefix = randomUUID();
   #sessions = 0;
-  ms = 0;
-  passes = 0;
 
   private constructor(client: KServeClient, model: string, geometry: HeadGeometry) {
     this.#client = client;
@@ -54,9 +46,7 @@ export class TritonHeadRunner implements HeadRunner {
     graph: string,
     geometry: HeadGeometry,
   ): Promise<TritonHeadRunner> {
-    const client = /^grpcs?:\/\//.test(options.url)
-      ? createGrpcClient({ url: options.url, timeoutMs: options.timeoutMs })
-      : createHttpClient({ url: options.url, timeoutMs: options.timeoutMs });
+    const client = createKServeClient({ url: options.url, timeoutMs: options.timeoutMs });
     try {
       if (!(await client.modelReady(options.model))) {
         throw new CanopyError(
@@ -67,7 +57,7 @@ export class TritonHeadRunner implements HeadRunner {
       }
       const config = await client.modelConfig(options.model);
       const served = config.parameters.head_sha256 ?? '';
-      const local = createHash('sha256').update(readFileSync(graph)).digest('hex');
+      const local = headSha256(graph);
       if (served !== local) {
         throw new CanopyError(
           'CANOPY_ERR_DRAFTER_HEAD_MISMATCH',
@@ -92,7 +82,6 @@ export class TritonHeadRunner implements HeadRunner {
     const { hidden: h, draftVocab } = this.#geometry;
     const n = pass.positions.length;
     const t = pass.past;
-    const started = performance.now();
     const response = await this.#client.infer({
       model: this.#model,
       inputs: [
@@ -110,8 +99,6 @@ export class TritonHeadRunner implements HeadRunner {
         tensor('top_k', 'INT32', Int32Array.of(pass.topK), [1]),
       ],
     });
-    this.ms += performance.now() - started;
-    this.passes++;
     const features = outputOf(response, 'feature_out', 'FP32').data;
     const ids = outputOf(response, 'topk_ids', 'INT32').data;
     const logprobs = outputOf(response, 'topk_logprobs', 'FP32').data;

@@ -12,6 +12,7 @@ export {
   tensorFromBytes,
   tensorToBytes,
 } from './codec.js';
+export { type ConnectOptions, createKServeClient } from './connect.js';
 export {
   createGrpcClient,
   type GrpcClientOptions,

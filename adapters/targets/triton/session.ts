@@ -82,12 +82,12 @@ export class TritonSession implements TritonTargetSession {
     return this.#promptTopK;
   }
 
-  /** Sends OPEN; the prompt's last token becomes the root. */
   /** Hidden states at each prompt position, when asked at OPEN (OpenOptions.promptHiddenLayers). */
   get promptHidden(): ReadonlyMap<number, Float32Array> | undefined {
     return this.#promptHidden;
   }
 
+  /** Sends OPEN; the prompt's last token becomes the root. */
   async open(
     prompt: Int32Array,
     signal?: AbortSignal,
@@ -108,14 +108,7 @@ export class TritonSession implements TritonTargetSession {
     validateTree({ tokens: prompt, parents: Int32Array.from(prompt, (_, i) => i - 1) }, info.vocabSize);
     const k = Math.min(Math.max(0, Math.floor(promptTopK)), info.capabilities.maxTopK);
     const layers = [...new Set(promptHiddenLayers)];
-    for (const l of layers) {
-      if (!Number.isInteger(l) || l < 0 || l > info.numLayers) {
-        throw new CanopyError(
-          'CANOPY_ERR_INVALID_ARGUMENT',
-          `hidden layer ${l} is outside [0, ${info.numLayers}]`,
-        );
-      }
-    }
+    checkHiddenLayers(info, layers);
     const hiddenLayers = body.length > 0 && info.capabilities.hiddenStates ? layers : [];
     const op = this.#op(FLAG_OPEN, { tokens: body, parents }, { topK: k, hiddenLayers }, this.#sampling);
     this.#state = 'busy';
@@ -339,10 +332,7 @@ function checkExtras(info: TargetInfo, options: DraftPassOptions, kind: 'step' |
   if (layers.length > 0 && !caps.hiddenStates) {
     throw new CanopyError('CANOPY_ERR_TARGET_UNSUPPORTED', 'this Triton model does not return hidden states');
   }
-  for (const l of layers) {
-    if (!Number.isInteger(l) || l < 0 || l > info.numLayers)
-      throw invalid(`hidden layer ${l} is outside [0, ${info.numLayers}]`);
-  }
+  checkHiddenLayers(info, layers);
   const skip = kind === 'draft' ? (options.skipLayers ?? []) : [];
   if (skip.length > 0 && !caps.skipLayers) {
     throw new CanopyError('CANOPY_ERR_TARGET_UNSUPPORTED', 'this Triton model cannot skip layers');
@@ -350,6 +340,14 @@ function checkExtras(info: TargetInfo, options: DraftPassOptions, kind: 'step' |
   for (const l of skip) {
     if (!Number.isInteger(l) || l < 0 || l >= info.numLayers)
       throw invalid(`skip layer ${l} is outside [0, ${info.numLayers})`);
+  }
+}
+
+/** Hidden layers run 0..numLayers (numLayers = the final-normed state). */
+function checkHiddenLayers(info: TargetInfo, layers: readonly number[]): void {
+  for (const l of layers) {
+    if (!Number.isInteger(l) || l < 0 || l > info.numLayers)
+      throw invalid(`hidden layer ${l} is outside [0, ${info.numLayers}]`);
   }
 }
 

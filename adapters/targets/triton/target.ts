@@ -17,9 +17,9 @@ import type {
   TargetInfo,
   TargetSession,
 } from '../../target.js';
-import { createGrpcClient, type GrpcKServeClient } from './grpc.js';
+import { createKServeClient } from './connect.js';
+import type { GrpcKServeClient } from './grpc.js';
 import type { InferStream } from './grpc-stream.js';
-import { createHttpClient } from './http.js';
 import type { KServeClient, Transport } from './kserve-client.js';
 import { type SessionHost, TritonSession, type TritonTargetSession } from './session.js';
 import { type TargetInfoOverrides, targetInfoFromConfig } from './target-info.js';
@@ -68,13 +68,15 @@ export interface TritonTarget extends Target {
 }
 
 export async function createTritonTarget(options: TritonTargetOptions): Promise<TritonTarget> {
-  const transport = options.transport ?? (/^grpcs?:\/\//.test(options.url) ? 'grpc' : 'http');
   const owned = options.client === undefined;
   const client =
     options.client ??
-    (transport === 'grpc'
-      ? createGrpcClient({ url: options.url })
-      : createHttpClient({ url: options.url, connections: options.connections, binary: options.binary }));
+    createKServeClient({
+      url: options.url,
+      transport: options.transport,
+      connections: options.connections,
+      binary: options.binary,
+    });
   const model = options.model ?? 'canopy_lm';
   try {
     if (!(await client.modelReady(model, options.version))) {

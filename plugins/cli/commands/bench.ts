@@ -19,6 +19,7 @@ import { createDefaultRegistry, openModelHost } from '../../host/model-host.js';
 import {
   draftersFromFlag,
   numberFlag,
+  primeFromFlags,
   SAMPLING_FLAGS,
   samplingFromFlags,
   targetFromFlag,
@@ -114,12 +115,7 @@ export const benchCommand: Command = {
     if (extraVariants.some((v) => v.name === mainName))
       throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', `--variant name '${mainName}' is taken`);
     const prompts = stratify(loadDataset(values.dataset), perCategory);
-    const primeCount = numberFlag('prime-count', values['prime-count'], true);
-    if (primeCount !== undefined && primeCount < 1)
-      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--prime-count must be ≥ 1');
-    if (primeCount !== undefined && values.prime === undefined)
-      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--prime-count needs --prime');
-    const prime = values.prime === undefined ? [] : loadDataset(values.prime).slice(0, primeCount);
+    const prime = primeFromFlags(values.prime, values['prime-count']);
     const target = targetFromFlag(values.target, values['triton-model']);
     const logger = pino({ level: process.env.CANOPY_LOG_LEVEL ?? 'warn' }, pino.destination(2));
 

@@ -14,7 +14,7 @@ import { eagleDrafter } from '../../../../adapters/drafters/eagle/index.js';
 import { createDrafterRegistry, createModelEngine, type ModelEngine } from '../../../../engine/index.js';
 import { isCanopyError } from '../../../../kernels/errors.js';
 import { GREEDY, type SamplingParams } from '../../../../kernels/sampling-params.js';
-import { useTinyEngines } from '../../../engine/tiny-engine.js';
+import { expectPlainOutput, useTinyEngines } from '../../../engine/tiny-engine.js';
 import { describeDrafterConformance } from '../conformance.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/tiny-random/eagle.onnx', import.meta.url));
@@ -133,13 +133,7 @@ describe('eagle drafter on the tiny model', () => {
   it('with promptRows, emits exactly the plain greedy tokens', async () => {
     const plain = await engine(undefined, false);
     const spec = await engine({ head: FIXTURE, promptRows: 256 });
-    for (const text of CHATS) {
-      const prompt = tiny.tokenizer().encodeChat([{ role: 'user', content: text }]);
-      const expected = await plain.generate({ prompt, maxNewTokens: 32, sampling: GREEDY, speculate: false });
-      const got = await spec.generate({ prompt, maxNewTokens: 32, sampling: GREEDY, speculate: true });
-      expect([...got.tokens]).toEqual([...expected.tokens]);
-      expect(got.stats.failedDrafters).toEqual([]);
-    }
+    await expectPlainOutput(tiny.tokenizer(), plain, spec, CHATS, 32);
   });
 
   it('declares the final-normed hidden layer it reads', async () => {

@@ -16,8 +16,7 @@ import { HeadKv, LocalHeadRunner } from '../../../../adapters/drafters/eagle/hea
 import { eagleDrafter } from '../../../../adapters/drafters/eagle/index.js';
 import { TritonHeadRunner } from '../../../../adapters/drafters/eagle/triton-head.js';
 import { isCanopyError } from '../../../../kernels/errors.js';
-import { GREEDY } from '../../../../kernels/sampling-params.js';
-import { useTinyEngines } from '../../../engine/tiny-engine.js';
+import { expectPlainOutput, useTinyEngines } from '../../../engine/tiny-engine.js';
 
 const URL_ = process.env.CANOPY_TRITON_HTTP;
 const FIXTURE = fileURLToPath(new URL('./fixtures/tiny-random/eagle.onnx', import.meta.url));
@@ -83,16 +82,8 @@ describe.runIf(URL_ !== undefined)('eagle head on Triton (canopy_eagle)', () => 
       gateDrafters: false,
       fixedBudget: true,
     });
-    let accepted = 0;
-    for (const text of CHATS) {
-      const prompt = tiny.tokenizer().encodeChat([{ role: 'user', content: text }]);
-      const expected = await plain.generate({ prompt, maxNewTokens: 32, sampling: GREEDY, speculate: false });
-      const got = await spec.generate({ prompt, maxNewTokens: 32, sampling: GREEDY, speculate: true });
-      expect([...got.tokens]).toEqual([...expected.tokens]);
-      expect(got.stats.failedDrafters).toEqual([]);
-      accepted += got.stats.acceptedByDrafter.eagle ?? 0;
-    }
-    expect(accepted).toBeGreaterThan(0);
+    const accepted = await expectPlainOutput(tiny.tokenizer(), plain, spec, CHATS, 32);
+    expect(accepted.eagle ?? 0).toBeGreaterThan(0);
   });
 
   it('refuses to draft with a head other than the one the server runs', async () => {

@@ -6,7 +6,8 @@
  * the very same GGUF in the same run.
  *
  *   npm run build && node dist/bench/target-costs.js [--model NAME|DIR] [--cached 256]
- *     [--new-tokens 64] [--reps 12] [--rounds 2] [--threads 2] [--spinning] [--no-llama-cpp] [--json]
+ *     [--new-tokens 64] [--reps 12] [--rounds 2] [--threads 2] [--sizes 1,2,4,8,16,32,64]
+ *     [--spinning] [--no-llama-cpp] [--json]
  *
  * Plain decoding alternates embedded and llama.cpp runs (A B A B) so machine
  * drift hits both; tree sizes are interleaved within every repetition.
@@ -23,7 +24,7 @@ import { GREEDY } from '../kernels/sampling-params.js';
 import type { TokenTree } from '../kernels/tree.js';
 import { DEFAULT_BENCH_PROMPT, measureLlamaCppDecoding } from './llama-cpp.js';
 
-const SIZES = [1, 2, 4, 8, 16, 32, 64];
+const DEFAULT_SIZES = '1,2,4,8,16,32,64';
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -87,11 +88,12 @@ async function verifyCosts(
   target: EmbeddedTarget,
   prompt: Int32Array,
   reps: number,
+  sizes: readonly number[],
 ): Promise<Map<number, number>> {
   const session = await target.open(prompt, { sampling: GREEDY });
   const root = prompt[prompt.length - 1];
-  const trees = SIZES.map((n) => costTree(root, n, target.info.vocabSize, n));
-  const times = new Map<number, number[]>(SIZES.map((n) => [n, []]));
+  const trees = sizes.map((n) => costTree(root, n, target.info.vocabSize, n));
+  const times = new Map<number, number[]>(sizes.map((n) => [n, []]));
   for (const tree of trees) await session.step(tree); // warm-up
   for (let r = 0; r < reps; r++) {
     for (const tree of trees) {
@@ -113,6 +115,7 @@ async function main(): Promise<void> {
       reps: { type: 'string', default: '12' },
       rounds: { type: 'string', default: '2' },
       threads: { type: 'string', default: '2' },
+      sizes: { type: 'string', default: DEFAULT_SIZES },
       spinning: { type: 'boolean', default: false },
       'no-llama-cpp': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -122,6 +125,11 @@ async function main(): Promise<void> {
   const newTokens = Number(values['new-tokens']);
   const cached = Number(values.cached);
   const spinning = values.spinning;
+  const sizes = [...new Set([1, ...values.sizes.split(',').map(Number)])].sort((a, b) => a - b);
+  if (!sizes.every((n) => Number.isInteger(n) && n >= 1 && n <= 256)) {
+    console.error(`--sizes takes tree sizes 1..256 separated by commas, got ${values.sizes}`);
+    process.exit(2);
+  }
   const target = await createEmbeddedTarget({ model: values.model, threads, spinning });
   const tokenizer = await loadTokenizer(target.dir);
   const prompt = tokenizer.encode(DEFAULT_BENCH_PROMPT, { parseSpecial: true });
@@ -142,7 +150,7 @@ async function main(): Promise<void> {
       if (agree < 0) agree = mine.length;
     }
   }
-  const costs = await verifyCosts(target, long, Number(values.reps));
+  const costs = await verifyCosts(target, long, Number(values.reps), sizes);
   await target.dispose();
 
   const base = costs.get(1)!;

@@ -13,7 +13,7 @@ import { CanopyError, isCanopyError } from '../kernels/errors.js';
 import { type FusedTree, type FusionInput, fuseTrees, prefixTree } from '../kernels/fuse.js';
 import { validateTree } from '../kernels/tree.js';
 import { walkTree } from '../kernels/verify.js';
-import { exclusiveGain } from './drafter-gate.js';
+import { exclusiveGain, exclusiveVerifyMs } from './drafter-gate.js';
 import { accountDrafts, calibrateDraft, recordFused } from './feedback.js';
 import type { ModelRuntime } from './runtime.js';
 import { emptyStats, type RequestStats } from './stats.js';
@@ -171,7 +171,12 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
       accountDrafts(rt, stats, inputs, raw, feedback);
       recordFused(rt, fused, feedback);
       for (const { source, ms } of ran)
-        rt.gate.recordDrafter(source, ms, exclusiveGain(tree.sources, walk.accepted, source));
+        rt.gate.recordDrafter(
+          source,
+          ms,
+          exclusiveGain(tree.sources, walk.accepted, source),
+          exclusiveVerifyMs(tree.sources, source, rt.cost.estimate),
+        );
       for (const d of drafters) {
         if (d.failed) continue;
         try {

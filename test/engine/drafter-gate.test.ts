@@ -1,11 +1,11 @@
 /**
  * The drafter gate: a drafter proposes while what only it adds pays for its
- * drafting time; a gated-off drafter still explores now and then; the output
+ * drafting time and the verify time of its own nodes; a gated-off drafter still explores now and then; the output
  * never changes.
  */
 import { describe, expect, it } from 'vitest';
 import type { DrafterDefinition } from '../../adapters/drafter.js';
-import { createDrafterGate, exclusiveGain } from '../../engine/drafter-gate.js';
+import { createDrafterGate, exclusiveGain, exclusiveVerifyMs } from '../../engine/drafter-gate.js';
 import { GREEDY } from '../../kernels/sampling-params.js';
 import { scriptedDrafter, TINY_PROMPTS, useTinyEngines } from './tiny-engine.js';
 
@@ -20,16 +20,42 @@ describe('exclusiveGain', () => {
   });
 });
 
-/** Runs `steps` steps in which drafter 0 costs `cost` ms and adds `gain` tokens; returns how often it ran. */
-function drive(gate = createDrafterGate(4), steps: number, cost: number, gain: number, stepMs = 40): number {
+describe('exclusiveVerifyMs', () => {
+  // A pass costs 30 ms plus 3 ms per node beyond the first.
+  const estimate = (nodes: number) => 30 + 3 * (nodes - 1);
+  const sources = Uint32Array.of(3, 3, 2, 2, 1);
+  it('charges a drafter the verify time of the nodes only it proposed', () => {
+    expect(exclusiveVerifyMs(sources, 1, estimate)).toBe(6);
+    expect(exclusiveVerifyMs(sources, 0, estimate)).toBe(3);
+    expect(exclusiveVerifyMs(sources, 2, estimate)).toBe(0);
+  });
+
+  it('charges nothing when the cost model cannot tell', () => {
+    expect(exclusiveVerifyMs(sources, 1, () => Number.NaN)).toBe(0);
+    expect(exclusiveVerifyMs(sources, 1, (n) => 40 - n)).toBe(0);
+  });
+});
+
+/**
+ * Runs `steps` steps in which drafter 0 costs `cost` ms to draft, adds `gain`
+ * tokens and `verifyMs` of verify time; returns how often it ran.
+ */
+function drive(
+  gate = createDrafterGate(4),
+  steps: number,
+  cost: number,
+  gain: number,
+  stepMs = 40,
+  verifyMs = 0,
+): number {
   let runs = 0;
   for (let i = 0; i < steps; i++) {
     const run = gate.shouldRun(0);
     if (run) {
       runs++;
-      gate.recordDrafter(0, cost, gain);
+      gate.recordDrafter(0, cost, gain, verifyMs);
     }
-    gate.recordStep(stepMs + (run ? cost : 0), 1 + (run ? gain : 0));
+    gate.recordStep(stepMs + (run ? cost + verifyMs : 0), 1 + (run ? gain : 0));
   }
   return runs;
 }
@@ -56,8 +82,20 @@ describe('createDrafterGate', () => {
     expect(later).toBeGreaterThan(180);
   });
 
-  it('never gates a drafter that costs under a hundredth of a step', () => {
+  it('never gates a drafter whose drafting costs under a hundredth of a step', () => {
     expect(drive(undefined, 200, 0.2, 0)).toBe(200);
+    // Its nodes' verify time is the budget policy's to weigh, not the gate's.
+    expect(drive(undefined, 200, 0.2, 0, 40, 10)).toBe(200);
+  });
+
+  it('counts the verify time of its own nodes: break-even on drafting time alone is a loss', () => {
+    // 8 ms for 0.25 token = 0.031 token/ms beats 1.25 / 48 ms = 0.026 on drafting time alone...
+    expect(drive(undefined, 200, 8, 0.25)).toBe(200);
+    // ...but with 4 ms of verify time for its node (0.021 token/ms, below 1.25 / 52 ms running
+    // and 1 / 40 ms not) it only explores.
+    const gate = createDrafterGate(4);
+    expect(drive(gate, 208, 8, 0.25, 40, 4)).toBeLessThanOrEqual(8 + 200 / 8 + 1);
+    expect(gate.snapshot()[0]).toMatchObject({ running: false, draftMs: 8, costMs: 12 });
   });
 });
 

@@ -2,16 +2,23 @@
  * Measured cost of one verify pass as a function of its node count, learned
  * online per model (one instance shared by all requests of a model).
  *
- * Sizes are grouped into power-of-two buckets; each keeps an exponentially
- * weighted mean of the wall time of the passes that fell in it. Unmeasured
- * sizes are interpolated linearly between measured neighbours and, beyond the
- * largest measured size, extrapolated with a pessimistic slope so the policy
- * explores upward in small steps instead of jumping to huge trees.
+ * Sizes are grouped into classes (SIZE_CLASSES: a pass of n nodes falls in the
+ * smallest class ≥ n); each keeps an exponentially weighted mean of the wall
+ * time of the passes that fell in it. The classes are the budgets the policy
+ * chooses between, so each of its candidates is measured on its own: on a CPU
+ * the curve is not smooth (onnxruntime's float32 GEMM runs 12 rows for about
+ * what 8 cost, and 16 cost a fifth more than 12; docs/benchmarks.md), and
+ * power-of-two buckets averaged that away. Unmeasured sizes are interpolated
+ * linearly between measured neighbours and, beyond the largest measured size,
+ * extrapolated with a pessimistic slope so the policy explores upward in small
+ * steps instead of jumping to huge trees.
  */
 
 const ALPHA = 0.1;
 /** Assumed relative cost growth per extra node when nothing above is measured (2%). */
 const PESSIMISTIC_SLOPE = 0.02;
+/** Upper bounds of the size classes: the policy's budgets, then on at the same ~1.5× spacing. */
+export const SIZE_CLASSES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256] as const;
 
 export interface CostModel {
   /** Records one verify pass over `nodes` nodes that took `ms` milliseconds. */
@@ -23,10 +30,14 @@ export interface CostModel {
   snapshot(): { nodes: number; ms: number; samples: number }[];
 }
 
+/** The class of a pass over `nodes` nodes (the last class takes anything larger). */
 function bucketOf(nodes: number): number {
-  return Math.max(0, Math.ceil(Math.log2(Math.max(1, nodes))));
+  let b = 0;
+  while (b < SIZE_CLASSES.length - 1 && SIZE_CLASSES[b] < nodes) b++;
+  return b;
 }
 
+/** A cost model for passes of up to `maxNodes` nodes (≤ 256). */
 export function createCostModel(maxNodes = 256): CostModel {
   const buckets = bucketOf(maxNodes) + 1;
   const mean = new Float64Array(buckets).fill(Number.NaN);

@@ -15,6 +15,7 @@
  */
 import type { CostModel } from './cost-model.js';
 
+/** The budgets it chooses between (each a cost model size class, so each is measured on its own). */
 export const BUDGET_CANDIDATES = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64] as const;
 
 /** Every EXPLORE_EVERY-th step tries the next larger budget to keep the cost model honest. */

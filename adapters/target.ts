@@ -66,6 +66,13 @@ export interface PassResult {
   readonly topKLogprobs?: Float32Array;
   /** layer -> [numNodes * hiddenSize]; present for the layers asked. */
   readonly hidden?: ReadonlyMap<number, Float32Array>;
+  /**
+   * Milliseconds the pass waited behind other requests' passes before it ran,
+   * when the target knows (the embedded target runs one pass at a time). The
+   * engine's verify-cost model leaves it out: the wait does not depend on this
+   * pass's tree size.
+   */
+  readonly queuedMs?: number;
 }
 
 export interface TargetSession {

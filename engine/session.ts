@@ -138,7 +138,8 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         result = await session.step(tree, passOptions);
       }
       const t3 = now();
-      rt.cost.record(tree.tokens.length, t3 - t2);
+      // The cost of this tree size: the pass, without any wait behind other requests' passes.
+      rt.cost.record(tree.tokens.length, t3 - t2 - (result.queuedMs ?? 0));
 
       // 4. Walk: longest agreed path + the target's own token.
       const walk = walkTree(tree, result.chosen, {

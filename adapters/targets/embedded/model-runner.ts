@@ -44,6 +44,8 @@ export interface PassRequest {
 }
 
 export interface PassOutputs {
+  /** Milliseconds the pass waited for other passes of the model before it ran. */
+  readonly queuedMs: number;
   /** [M] */
   readonly argmax?: Int32Array;
   readonly topKIds?: Int32Array;
@@ -74,6 +76,12 @@ export class ModelRunner {
   /** Time spent inside onnxruntime, for measuring the adapter's own overhead. */
   ortMs = 0;
   passes = 0;
+  /**
+   * Passes run one at a time, first come first served: one pass already keeps
+   * every intra-op thread busy, and overlapping passes of concurrent requests
+   * only oversubscribe the cores (bench/load.ts). This is the tail of that queue.
+   */
+  #tail: Promise<void> = Promise.resolve();
 
   private constructor(
     dir: string,
@@ -159,8 +167,20 @@ export class ModelRunner {
     for (const l of req.hiddenLayers) fetches[hiddenName(l)] = null;
     if (Object.keys(fetches).length === 0) fetches.argmax = null; // onnxruntime needs at least one output
 
+    const queued = performance.now();
+    const before = this.#tail;
+    let release = (): void => undefined;
+    this.#tail = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await before;
     const start = performance.now();
-    const out = await session.run(feeds, fetches);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await session.run(feeds, fetches);
+    } finally {
+      release();
+    }
     this.ortMs += performance.now() - start;
     this.passes++;
 
@@ -169,6 +189,7 @@ export class ModelRunner {
       hidden = new Map(req.hiddenLayers.map((l) => [l, out[hiddenName(l)].data as Float32Array]));
     }
     return {
+      queuedMs: start - queued,
       argmax: req.argmax ? toInt32(out.argmax.data) : undefined,
       topKIds: req.topK > 0 ? toInt32(out.topk_ids.data) : undefined,
       topKLogprobs: req.topK > 0 ? (out.topk_logprobs.data as Float32Array) : undefined,

@@ -160,7 +160,13 @@ export class EmbeddedSession implements TargetSession {
       chosen = new Int32Array(tree.tokens.length);
       this.#chooser?.choose(tree.tokens, tree.parents, depths, logits!, this.#length, chosen);
     }
-    return { chosen, topKIds: out.topKIds, topKLogprobs: out.topKLogprobs, hidden: out.hidden };
+    return {
+      chosen,
+      topKIds: out.topKIds,
+      topKLogprobs: out.topKLogprobs,
+      hidden: out.hidden,
+      queuedMs: out.queuedMs,
+    };
   }
 
   #logitsBuffer(n: number): Float32Array {

@@ -29,6 +29,21 @@ const tree = (tokens: number[], parents: number[]) => ({
 });
 
 describe('embedded session', () => {
+  it("runs concurrent requests' passes one at a time, each giving what it gives alone", async () => {
+    const prompts = Array.from({ length: 8 }, (_, i) => Int32Array.of(3 + i, 4, 5 + i));
+    const sessions = await Promise.all(prompts.map((p) => target.open(p, { sampling: GREEDY })));
+    const trees = prompts.map((p) => tree([p[2], 8, 9, 10], [-1, 0, 0, 1]));
+    const alone = [];
+    for (let i = 0; i < 8; i++) alone.push([...(await sessions[i].step(trees[i])).chosen]);
+    const started = performance.now();
+    const together = await Promise.all(sessions.map((s, i) => s.step(trees[i])));
+    const wall = performance.now() - started;
+    expect(together.map((r) => [...r.chosen])).toEqual(alone);
+    // The last pass in line waited for the seven before it: most of the wall time.
+    expect(Math.max(...together.map((r) => r.queuedMs ?? 0))).toBeGreaterThan(0.5 * wall);
+    await Promise.all(sessions.map((s) => s.close()));
+  });
+
   it('fills the context to its last position, then refuses with CANOPY_ERR_CONTEXT_FULL', async () => {
     const max = target.info.maxContext;
     const s = await target.open(new Int32Array(max - 1).fill(7), { sampling: GREEDY });

@@ -200,7 +200,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
       stats.walkMs += t4 - t3;
       rt.recordHost(t2 - t0 + (t4 - t3));
       if (ran.length > 0) rt.gate.recordStep(t4 - t0, emitted.length);
-      rt.observer?.onStep?.(rt.name, tree.tokens.length, walk.accepted.length - 1, t3 - t2);
+      rt.observer?.onStep?.(rt.name, tree.tokens.length, walk.accepted.length - 1, t3 - t2, result.queuedMs);
       if (emitted.length > 0) req.onTokens?.(emitted);
       if (done) break;
     }

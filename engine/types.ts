@@ -34,7 +34,8 @@ export interface GenerateResult {
 
 /** Hooks for metrics; plugins implement them with prom-client. Never called per token. */
 export interface EngineObserver {
-  onStep?(model: string, nodes: number, accepted: number, verifyMs: number): void;
+  /** One verify pass; `queuedMs` is the wait behind other requests' passes when the target reports it. */
+  onStep?(model: string, nodes: number, accepted: number, verifyMs: number, queuedMs?: number): void;
   onRequest?(model: string, stats: RequestStats): void;
   onDrafterError?(model: string, drafter: string): void;
 }

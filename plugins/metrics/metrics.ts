@@ -100,6 +100,13 @@ export function createMetrics(options: MetricsOptions = {}): CanopyMetrics {
     buckets: SECONDS,
     registers,
   });
+  const queueWait = new Histogram({
+    name: 'canopy_target_queue_wait_seconds',
+    help: "Wait of a verify pass behind other requests' passes on the target (embedded: one pass runs at a time).",
+    labelNames: ['model'],
+    buckets: SECONDS,
+    registers,
+  });
   const budget = new Histogram({
     name: 'canopy_spec_decode_budget',
     help: 'Nodes per verify pass chosen by the budget policy (root included; 1 = plain decoding).',
@@ -146,7 +153,7 @@ export function createMetrics(options: MetricsOptions = {}): CanopyMetrics {
   ]);
 
   const observer: EngineObserver = {
-    onStep(model, nodes, acceptedNodes, verifyMs) {
+    onStep(model, nodes, acceptedNodes, verifyMs, queuedMs) {
       steps.inc({ model });
       if (nodes > 1) {
         drafts.inc({ model });
@@ -154,6 +161,7 @@ export function createMetrics(options: MetricsOptions = {}): CanopyMetrics {
       }
       if (acceptedNodes > 0) accepted.inc({ model }, acceptedNodes);
       verifyLatency.observe({ model }, verifyMs / 1000);
+      if (queuedMs !== undefined) queueWait.observe({ model }, queuedMs / 1000);
       budget.observe({ model }, nodes);
       const t = tally.get(model) ?? { steps: 0, accepted: 0 };
       t.steps++;

@@ -90,7 +90,8 @@ export function createServedModels(options: ServedModelsOptions): ServedModels {
     const base = options.observer;
     if (!base) return undefined;
     return {
-      onStep: (_model, nodes, accepted, verifyMs) => base.onStep?.(name, nodes, accepted, verifyMs),
+      onStep: (_model, nodes, accepted, verifyMs, queuedMs) =>
+        base.onStep?.(name, nodes, accepted, verifyMs, queuedMs),
       onRequest: (_model, stats) => base.onRequest?.(name, stats),
       onDrafterError: (_model, drafter) => base.onDrafterError?.(name, drafter),
     };

@@ -8,7 +8,7 @@ describe('createMetrics', () => {
     const m = createMetrics({ processMetrics: false });
     m.observer.onStep?.('a', 1, 0, 2); // plain step: no draft
     m.observer.onStep?.('a', 8, 3, 4);
-    m.observer.onStep?.('a', 4, 1, 6);
+    m.observer.onStep?.('a', 4, 1, 6, 3); // waited 3 ms behind another request's pass
     const stats = {
       ...emptyStats(),
       acceptedAtDepth: [2, 1, 1],
@@ -34,6 +34,9 @@ describe('createMetrics', () => {
     expect(at('canopy_spec_decode_drafter_proposals_total', { drafter: 'eagle' })).toBe(1);
     expect(at('canopy_spec_decode_verify_latency_seconds_sum')).toBeCloseTo(0.012);
     expect(at('canopy_spec_decode_budget_bucket', { le: '4' })).toBe(2);
+    // Only the step whose target reported a wait is in the queue histogram.
+    expect(at('canopy_target_queue_wait_seconds_count')).toBe(1);
+    expect(at('canopy_target_queue_wait_seconds_sum')).toBeCloseTo(0.003);
   });
 
   it('counts requests by route and outcome, and requests in flight', async () => {

@@ -45,16 +45,18 @@ export function createCostModel(maxNodes = 256): CostModel {
   // The node count each bucket's mean describes: its own running mean of sizes.
   const size = new Float64Array(buckets);
 
-  const measured = (): number[] => {
-    const out: number[] = [];
-    for (let b = 0; b < buckets; b++) if (count[b] > 0) out.push(b);
-    return out;
-  };
+  // Buckets with at least one pass, in size order: what estimates interpolate between.
+  const known: number[] = [];
+  const classOf = (nodes: number) => Math.min(bucketOf(nodes), buckets - 1);
 
   return {
     record(nodes, ms) {
       if (!(ms >= 0) || nodes < 1) return;
-      const b = Math.min(bucketOf(nodes), buckets - 1);
+      const b = classOf(nodes);
+      if (count[b] === 0) {
+        known.push(b);
+        known.sort((x, y) => x - y);
+      }
       // Warm up with a plain average, then forget slowly (load and context length drift).
       const a = count[b] < 1 / ALPHA ? 1 / (count[b] + 1) : ALPHA;
       mean[b] = count[b] === 0 ? ms : mean[b] + a * (ms - mean[b]);
@@ -62,7 +64,6 @@ export function createCostModel(maxNodes = 256): CostModel {
       count[b]++;
     },
     estimate(nodes) {
-      const known = measured();
       if (known.length === 0) return Number.NaN;
       const first = known[0];
       if (nodes <= size[first]) return mean[first];
@@ -86,10 +87,10 @@ export function createCostModel(maxNodes = 256): CostModel {
       return mean[last] + slope * (nodes - size[last]);
     },
     samples(nodes) {
-      return count[Math.min(bucketOf(nodes), buckets - 1)];
+      return count[classOf(nodes)];
     },
     snapshot() {
-      return measured().map((b) => ({ nodes: Math.round(size[b]), ms: mean[b], samples: count[b] }));
+      return known.map((b) => ({ nodes: Math.round(size[b]), ms: mean[b], samples: count[b] }));
     },
   };
 }

@@ -58,8 +58,9 @@ export interface DrafterGate {
 
 /** A gate over drafter bits 0..maxDrafters-1; with `enabled` false every drafter always runs. */
 export function createDrafterGate(maxDrafters: number, enabled = true): DrafterGate {
-  const cost = new Float64Array(maxDrafters);
+  // Moving averages per drafter; its cost is draft + verify.
   const draft = new Float64Array(maxDrafters);
+  const verify = new Float64Array(maxDrafters);
   const gain = new Float64Array(maxDrafters);
   const samples = new Uint32Array(maxDrafters);
   const skipped = new Uint32Array(maxDrafters);
@@ -71,7 +72,7 @@ export function createDrafterGate(maxDrafters: number, enabled = true): DrafterG
   const pays = (s: number): boolean => {
     if (!enabled || samples[s] < MIN_SAMPLES || steps < MIN_SAMPLES) return true;
     if (draft[s] <= FREE_SHARE * stepMs) return true;
-    return gain[s] / cost[s] >= stepTokens / stepMs;
+    return gain[s] / (draft[s] + verify[s]) >= stepTokens / stepMs;
   };
 
   return {
@@ -90,7 +91,7 @@ export function createDrafterGate(maxDrafters: number, enabled = true): DrafterG
     recordDrafter(s, ms, g, verifyMs = 0) {
       samples[s]++;
       draft[s] = ewma(draft[s], ms, samples[s]);
-      cost[s] = ewma(cost[s], ms + (Number.isFinite(verifyMs) ? Math.max(verifyMs, 0) : 0), samples[s]);
+      verify[s] = ewma(verify[s], Number.isFinite(verifyMs) ? Math.max(verifyMs, 0) : 0, samples[s]);
       gain[s] = ewma(gain[s], g, samples[s]);
     },
     recordStep(ms, tokens) {
@@ -104,7 +105,7 @@ export function createDrafterGate(maxDrafters: number, enabled = true): DrafterG
         if (samples[s] === 0) continue;
         out.push({
           source: s,
-          costMs: cost[s],
+          costMs: draft[s] + verify[s],
           draftMs: draft[s],
           gain: gain[s],
           samples: samples[s],

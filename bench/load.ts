@@ -14,8 +14,11 @@
  * teaches them nothing. Greedy outputs of the two modes are compared prompt by
  * prompt: exactness must hold with requests interleaving on the target too.
  *
+ * `--target URL` runs the same against a Triton server serving `canopy_lm`
+ * (`npx canopy triton start` prints its URLs) instead of the embedded target.
+ *
  *   npm run build && node dist/bench/load.js --dataset ../shared/data/spec_bench/question.jsonl \
- *     [--per-category 2] [--max-new-tokens 128] [--concurrency 1,2,4] [--model NAME] [--json OUT]
+ *     [--per-category 2] [--max-new-tokens 128] [--concurrency 1,2,4] [--model NAME] [--target URL] [--json OUT]
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     'max-new-tokens': { type: 'string', default: '128' },
     concurrency: { type: 'string', default: '1,2,4' },
     model: { type: 'string', default: DEFAULT_MODEL },
+    target: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -56,7 +60,10 @@ interface Round {
   readonly results: GenerateResult[];
 }
 
-const host = await openModelHost({ model: values.model });
+const host = await openModelHost({
+  model: values.model,
+  ...(values.target ? { target: { kind: 'triton' as const, url: values.target } } : {}),
+});
 const groups = levels.length + 1;
 const all = stratify(loadDataset(values.dataset), perCategory * groups).map((p) =>
   host.tokenizer.encodeChat([{ role: 'user', content: p.turns[0] }]),
@@ -123,7 +130,14 @@ try {
   await host.dispose();
 }
 const report = {
-  settings: { model: values.model, dataset: values.dataset, perCategory, maxNewTokens, levels },
+  settings: {
+    model: values.model,
+    target: values.target ?? 'embedded',
+    dataset: values.dataset,
+    perCategory,
+    maxNewTokens,
+    levels,
+  },
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, loadavg: loadavg() },
   rows,
 };

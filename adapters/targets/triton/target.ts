@@ -21,6 +21,7 @@ import { createKServeClient } from './connect.js';
 import type { GrpcKServeClient } from './grpc.js';
 import type { InferStream } from './grpc-stream.js';
 import type { KServeClient, Transport } from './kserve-client.js';
+import { QueueWaitEstimator } from './queue-wait.js';
 import { type SessionHost, TritonSession, type TritonTargetSession } from './session.js';
 import { type TargetInfoOverrides, targetInfoFromConfig } from './target-info.js';
 import { decodeBatch, encodeBatch, type WireOp, type WireResult } from './wire.js';
@@ -86,10 +87,13 @@ export async function createTritonTarget(options: TritonTargetOptions): Promise<
         { details: { url: client.url, model } },
       );
     }
-    const info = targetInfoFromConfig(await client.modelConfig(model, options.version), options.info);
+    const config = await client.modelConfig(model, options.version);
+    const info = targetInfoFromConfig(config, options.info);
+    // Models that report their time per session let passes report their wait (docs/triton-wire.md).
+    const timed = config.outputs.some((t) => t.name === 'compute_ms');
     const stream =
       options.stream && client.transport === 'grpc' ? (client as GrpcKServeClient).openStream() : undefined;
-    return new TritonTargetImpl(client, owned, model, info, options, stream);
+    return new TritonTargetImpl(client, owned, model, info, options, stream, timed);
   } catch (error) {
     if (owned) await client.close();
     throw error;
@@ -106,6 +110,8 @@ class TritonTargetImpl implements TritonTarget, SessionHost {
   readonly #stream: InferStream | undefined;
   readonly #timeoutMs: number;
   readonly #sessions = new Set<TritonSession>();
+  /** Set when the model returns `compute_ms`. */
+  readonly #waits: QueueWaitEstimator | undefined;
   #disposed = false;
 
   constructor(
@@ -115,6 +121,7 @@ class TritonTargetImpl implements TritonTarget, SessionHost {
     info: TargetInfo,
     options: TritonTargetOptions,
     stream: InferStream | undefined,
+    timed: boolean,
   ) {
     this.client = client;
     this.info = info;
@@ -124,6 +131,7 @@ class TritonTargetImpl implements TritonTarget, SessionHost {
     this.#prefix = options.sessionPrefix ?? 'canopy-';
     this.#stream = stream;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#waits = timed ? new QueueWaitEstimator() : undefined;
   }
 
   async open(prompt: Int32Array, options: OpenOptions): Promise<TritonTargetSession> {
@@ -188,12 +196,23 @@ class TritonTargetImpl implements TritonTarget, SessionHost {
     skipLayers: readonly number[],
     signal?: AbortSignal,
   ): Promise<WireResult[]> {
-    const request = { ...encodeBatch(this.#model, ops, skipLayers), version: this.#version };
+    const waits = this.#waits;
+    const request = {
+      ...encodeBatch(this.#model, ops, skipLayers, waits !== undefined),
+      version: this.#version,
+    };
     const call = { signal, timeoutMs: this.#timeoutMs };
+    const sent = performance.now();
     const response = this.#stream
       ? await this.#stream.infer(request, call)
       : await this.client.infer(request, call);
-    return decodeBatch(request, ops, response);
+    const results = decodeBatch(request, ops, response);
+    if (!waits) return results;
+    const queued = waits.observe(
+      performance.now() - sent,
+      results.map((r) => r.computeMs ?? 0),
+    );
+    return results.map((r, i) => ({ ...r, pass: { ...r.pass, queuedMs: queued[i]! } }));
   }
 
   track(session: TritonSession): void {

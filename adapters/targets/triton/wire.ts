@@ -36,15 +36,22 @@ export interface WireResult {
   readonly pass: PassResult;
   /** Committed tokens after the request, root included, as the server counts them. */
   readonly sessionLength: number;
+  /** The model's own time for this session's work, when the request asked for `compute_ms`. */
+  readonly computeMs?: number;
 }
 
 /** Zero nodes or zero keep entries (a length-0 array cannot be written, so one instance serves all). */
 export const EMPTY_INT32 = new Int32Array(0);
 
+/**
+ * The infer request for `ops`. `computeTime` asks for the model's time per
+ * session (`compute_ms`), which only models that declare that output return.
+ */
 export function encodeBatch(
   model: string,
   ops: readonly WireOp[],
   skipLayers: readonly number[] = [],
+  computeTime = false,
 ): InferRequest {
   const b = ops.length;
   let total = 0;
@@ -120,6 +127,7 @@ export function encodeBatch(
     );
   }
   const outputs = ['chosen', 'session_length'];
+  if (computeTime) outputs.push('compute_ms');
   if (topK > 0) {
     inputs.push(tensor('return_top_k', 'INT32', Int32Array.of(topK)));
     outputs.push('topk_ids', 'topk_logprobs');
@@ -152,6 +160,10 @@ export function decodeBatch(
   const hiddenSize = hidden?.shape[2] ?? 0;
   if (hidden)
     assertShape(hidden.data.length === hiddenLayers.length * total * hiddenSize, 'hidden', response);
+  const compute = request.outputs?.includes('compute_ms')
+    ? outputOf(response, 'compute_ms', 'FP32').data // [B]
+    : undefined;
+  if (compute) assertShape(compute.length === ops.length, 'compute_ms', response);
 
   let start = 0;
   return ops.map((op, i) => {
@@ -175,7 +187,9 @@ export function decodeBatch(
       }
     }
     start = end;
-    return { pass, sessionLength: lengths[i]! };
+    return compute
+      ? { pass, sessionLength: lengths[i]!, computeMs: compute[i]! }
+      : { pass, sessionLength: lengths[i]! };
   });
 }
 

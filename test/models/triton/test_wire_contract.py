@@ -147,6 +147,18 @@ def test_only_the_outputs_asked_for_come_back(lm, sid):
     assert set(lm.raw(build_inputs([Work(sid, [PROMPT[-1], 5])]), outputs=["chosen", "hidden"])) == {"chosen"}
 
 
+def test_each_session_reports_its_own_compute_time(lm, sid, manifest):
+    """compute_ms [B]: the model's time on each session's work, so clients can tell their wait apart."""
+    long = [3 + i % (manifest["vocabSize"] - 3) for i in range(min(400, manifest["maxContext"] - 8))]
+    lm.call(opening(sid + "-small", PROMPT), opening(sid + "-done", PROMPT))
+    r = lm.call(opening(sid + "-long", long), Work(sid + "-small", [PROMPT[-1]]), Work(sid + "-done", flags=CLOSE))
+    assert r["compute_ms"].dtype == np.float32 and r["compute_ms"].shape == (3,)
+    prefill, step, close = r["compute_ms"].tolist()
+    assert prefill > step > 0 and close >= 0
+    # A prefill of hundreds of tokens costs more than a one-node pass; a CLOSE runs no pass at all.
+    assert close < step
+
+
 def test_open_returns_hidden_states_of_the_prompt(lm, sid, manifest):
     r = lm.call(opening(sid, PROMPT), hidden_layers=[manifest["numLayers"]])
     assert r["hidden"].shape == (1, len(PROMPT) - 1, manifest["hiddenSize"])

@@ -33,9 +33,10 @@ class Outputs:
         self.topk_logprobs = np.zeros((s, k), np.float32)  # [S, k]
         self.hidden = np.zeros((req.hidden_layers.size, s, hidden_size), np.float32)  # [Hn, S, H]
         self.session_length = np.zeros(len(req.ops), np.int32)  # [B]
+        self.compute_ms = np.zeros(len(req.ops), np.float32)  # [B]
 
     def as_dict(self, req: WireRequest) -> dict:
-        out = {"chosen": self.chosen, "session_length": self.session_length}
+        out = {"chosen": self.chosen, "session_length": self.session_length, "compute_ms": self.compute_ms}
         if req.return_top_k:
             out["topk_ids"] = self.topk_ids
             out["topk_logprobs"] = self.topk_logprobs
@@ -166,6 +167,7 @@ def run_request(req: WireRequest, store: SessionStore, runner: Runner, cfg: Batc
     out = Outputs(req, runner.manifest.hidden_size)
     now = time.monotonic()
     for i, op in enumerate(req.ops):
+        started = time.perf_counter()
         if op.opens:
             session = _open(op, store, runner, out, req, cfg)
         else:
@@ -177,4 +179,6 @@ def run_request(req: WireRequest, store: SessionStore, runner: Runner, cfg: Batc
         out.session_length[i] = session.length + 1
         if op.closes:
             store.close(op.session_id)
+        # This session's own work; the client counts the rest of its wait (queue, other sessions) apart.
+        out.compute_ms[i] = (time.perf_counter() - started) * 1000
     return out.as_dict(req)

@@ -117,6 +117,42 @@ function describeOver(label: string, options: TritonTargetOptions): void {
       await Promise.all([...batched, ...alone].map((s) => s.close()));
     });
 
+    it("reports a pass's wait behind other requests in Triton's queue", async () => {
+      const random = rng(21);
+      const session = await target.open(randomTokens(random, 8, target.info.vocabSize), { sampling: GREEDY });
+      const lone = await session.step(one(5));
+      expect(lone.queuedMs).toBeGreaterThanOrEqual(0);
+      let root = lone.chosen[0]!;
+      session.accept(Int32Array.of(0), root);
+      const long = Math.min(480, target.info.maxContext - 16);
+      // Long prefills are sent first, then a one-node step. Whether the step lands behind them is up to
+      // the sockets and the scheduler: an attempt counts when at least two prefills finished while the
+      // step was in flight, which the one model instance can only do by running them before it.
+      for (const delayMs of [5, 15, 30, 60, 120]) {
+        const done: number[] = [];
+        const opens = Array.from({ length: 6 }, () =>
+          target.open(randomTokens(random, long, target.info.vocabSize), { sampling: GREEDY }).then((s) => {
+            done.push(performance.now());
+            return s;
+          }),
+        );
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        const sent = performance.now();
+        const behind = await session.step(one(root));
+        const finished = performance.now();
+        root = behind.chosen[0]!;
+        session.accept(Int32Array.of(0), root);
+        await Promise.all((await Promise.all(opens)).map((s) => s.close()));
+        if (done.filter((t) => t > sent && t < finished).length < 2) continue;
+        // Most of its time was the others' prefills, not its own one-node pass.
+        expect(behind.queuedMs).toBeGreaterThan((finished - sent) / 2);
+        expect(behind.queuedMs).toBeLessThanOrEqual(finished - sent);
+        await session.close();
+        return;
+      }
+      throw new Error('no attempt put the step behind two prefills');
+    });
+
     it('marks a session lost after a cancelled step, and reopen recovers it', async () => {
       const random = rng(17);
       const prompt = randomTokens(random, 8, target.info.vocabSize);

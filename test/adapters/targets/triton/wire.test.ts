@@ -134,6 +134,39 @@ describe('canopy_lm flat batch layout', () => {
     expect([...results[2]!.pass.hidden!.get(3)!]).toEqual([10, 11, 12, 13]);
   });
 
+  it("asks for the model's time per session only when told to, and hands each session its own", () => {
+    expect(encodeBatch('m', [stepA]).outputs).not.toContain('compute_ms');
+    const request = encodeBatch('m', [stepA, stepC], [], true);
+    expect(request.outputs).toContain('compute_ms');
+    const base = [
+      tensor('chosen', 'INT32', i32(1, 2, 3, 6, 7)),
+      tensor('session_length', 'INT32', i32(9, 5)),
+    ];
+    const extras = [
+      tensor('topk_ids', 'INT32', new Int32Array(5 * 3), [5, 3]),
+      tensor('topk_logprobs', 'FP32', new Float32Array(5 * 3), [5, 3]),
+      tensor('hidden', 'FP32', new Float32Array(2 * 5 * 4), [2, 5, 4]),
+    ];
+    const results = decodeBatch(request, [stepA, stepC], {
+      model: 'm',
+      outputs: [...base, ...extras, tensor('compute_ms', 'FP32', Float32Array.of(12.5, 3))],
+    });
+    expect(results.map((r) => r.computeMs)).toEqual([12.5, 3]);
+    expect(
+      decodeBatch(encodeBatch('m', [stepA, stepC]), [stepA, stepC], {
+        model: 'm',
+        outputs: [...base, ...extras],
+      })[0]!.computeMs,
+    ).toBeUndefined();
+    // One time per session, or the answer is refused.
+    expect(() =>
+      decodeBatch(request, [stepA, stepC], {
+        model: 'm',
+        outputs: [...base, ...extras, tensor('compute_ms', 'FP32', Float32Array.of(1))],
+      }),
+    ).toThrow(expect.objectContaining({ code: 'CANOPY_ERR_UPSTREAM_PROTOCOL' }));
+  });
+
   it('refuses an answer whose sizes do not match the request', () => {
     const request = encodeBatch('m', [openB]);
     const response = {

@@ -1,7 +1,9 @@
 /**
  * Speculation under load: aggregate tokens/s of plain and speculative decoding
  * with N requests in flight at once, on one model host (one target, one set of
- * drafters, one cost model, as `canopy serve` runs them).
+ * drafters, one cost model, as `canopy serve` runs them), and what one request
+ * waits per token (median and 95th percentile over the requests, prefill
+ * excluded).
  *
  * Every prompt is served speculatively once only: the retrieval drafter
  * indexes past outputs, and a prompt served again would be drafted from its own
@@ -92,6 +94,14 @@ async function round(prompts: Int32Array[], concurrency: number, speculate: bool
 }
 
 const tokensOf = (r: Round) => r.results.reduce((sum, x) => sum + x.tokens.length, 0);
+/** Per-request decoding time per token (prefill excluded), ms: what one user waits per token. */
+const msPerToken = (r: Round) =>
+  r.results
+    .filter((x) => x.tokens.length > 0)
+    .map((x) => (x.stats.totalMs - x.stats.prefillMs) / x.tokens.length)
+    .sort((a, b) => a - b);
+const quantile = (sorted: number[], q: number) =>
+  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const same = (a: GenerateResult, b: GenerateResult) =>
   a.tokens.length === b.tokens.length && a.tokens.every((t, i) => t === b.tokens[i]);
 
@@ -109,6 +119,7 @@ try {
     const nodes = spec.results.reduce((sum, r) => sum + r.stats.budgetSum, 0);
     let exact = 0;
     for (let i = 0; i < prompts.length; i++) if (same(spec.results[i], plain.results[i])) exact++;
+    const [plainMs, specMs] = [msPerToken(plain), msPerToken(spec)];
     const row = {
       concurrency: c,
       prompts: prompts.length,
@@ -118,12 +129,16 @@ try {
       tau: tokensOf(spec) / steps,
       meanBudget: nodes / steps,
       exactMatch: exact / prompts.length,
+      plainMsPerToken: { p50: quantile(plainMs, 0.5), p95: quantile(plainMs, 0.95) },
+      specMsPerToken: { p50: quantile(specMs, 0.5), p95: quantile(specMs, 0.95) },
     };
     rows.push(row);
     console.log(
       `concurrency ${c}: plain ${plainRate.toFixed(1)} tok/s, speculative ${specRate.toFixed(1)} tok/s, ` +
         `${row.speedup.toFixed(2)}×, τ ${row.tau.toFixed(2)}, mean budget ${row.meanBudget.toFixed(1)}, ` +
-        `exact ${row.exactMatch.toFixed(2)}`,
+        `exact ${row.exactMatch.toFixed(2)}; ms/token per request p50 / p95: plain ` +
+        `${row.plainMsPerToken.p50.toFixed(1)} / ${row.plainMsPerToken.p95.toFixed(1)}, speculative ` +
+        `${row.specMsPerToken.p50.toFixed(1)} / ${row.specMsPerToken.p95.toFixed(1)}`,
     );
   }
 } finally {

@@ -65,7 +65,8 @@ export class LayerSkipSession implements DrafterSession {
         topK,
         signal: context.signal,
       });
-      tuner.recordPass(plan, blocks, now() - t);
+      // The pass's own cost: a wait behind other requests' passes says nothing about the plan.
+      tuner.recordPass(plan, blocks, now() - t - (result.queuedMs ?? 0));
       const best = tree.grow(result, topK, options, calibrate, context.budget - tree.size);
       // Early exit (Kangaroo): the next pass is worth less than it costs.
       if (best === 0 || best < threshold || tree.size >= context.budget) break;

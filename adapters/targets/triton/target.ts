@@ -206,11 +206,12 @@ class TritonTargetImpl implements TritonTarget, SessionHost {
     const response = this.#stream
       ? await this.#stream.infer(request, call)
       : await this.client.infer(request, call);
+    const wallMs = performance.now() - sent;
     const results = decodeBatch(request, ops, response);
-    if (!waits) return results;
+    if (!waits || results.some((r) => r.computeMs === undefined)) return results;
     const queued = waits.observe(
-      performance.now() - sent,
-      results.map((r) => r.computeMs ?? 0),
+      wallMs,
+      results.map((r) => r.computeMs!),
     );
     return results.map((r, i) => ({ ...r, pass: { ...r.pass, queuedMs: queued[i]! } }));
   }

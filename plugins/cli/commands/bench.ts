@@ -36,7 +36,7 @@ reports τ, speedup, exact match and draft overhead per category.
   --dataset FILE        JSONL with "category" and "turns" (Spec-Bench's question.jsonl)
   --per-category N      prompts per category, spread evenly (default 8)
   --max-new-tokens N    per turn (default 128)
-  --drafters LIST       the speculative configuration (default: fusion of all built-ins)
+  --drafters LIST       the speculative configuration (default: ngram,recycling,retrieval)
   --compare             also run each drafter of the list alone, in the same run
   --also LIST           also run this fusion in the same run (repeatable; named a+b+c)
   --variant NAME=JSON   also run drafters with options, e.g.
@@ -53,7 +53,8 @@ reports τ, speedup, exact match and draft overhead per category.
   --model NAME          prepared model (default ${DEFAULT_MODEL})
   --target URL          verify on a Triton server instead of in process
   --triton-model NAME   the Triton model (default canopy_lm)
-  sampling: --temperature --top-p --top-k --min-p --seed (greedy by default)`;
+  sampling: --temperature --top-p --top-k --min-p --seed (default 0)
+            --repetition-penalty --frequency-penalty --presence-penalty (greedy by default)`;
 
 function machine(): Record<string, unknown> {
   const cpu = cpus();

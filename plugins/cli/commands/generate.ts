@@ -21,7 +21,7 @@ const HELP = `usage: canopy generate --prompt TEXT [options]
   --system TEXT          a system message (with --chat)
   --max-new-tokens N     tokens to generate at most (default 128)
   --drafters none|LIST   'none' = plain decoding; a comma-separated list (ngram,recycling,retrieval);
-                         default: the fusion of all built-in train-free drafters
+                         default: ngram,recycling,retrieval
   --budget N             largest verify tree (nodes, root included; default 64)
   --stop TEXT            stop string (repeatable)
   --temperature T  --top-p P  --top-k K  --min-p P  --seed N
@@ -29,7 +29,7 @@ const HELP = `usage: canopy generate --prompt TEXT [options]
   --model NAME           prepared model (default ${DEFAULT_MODEL})
   --target URL           verify on a Triton server (http://HOST:PORT or grpc://HOST:PORT) instead of in process
   --triton-model NAME    the Triton model (default canopy_lm)
-  --json                 print { text, tokens, stats } as JSON`;
+  --json                 print { text, tokens, finishReason, stats } as JSON`;
 
 export const generateCommand: Command = {
   name: 'generate',

@@ -39,18 +39,18 @@ const ROOT = join(HERE, '..', '..', '..');
 const PARAMETER = '{"drafters":["ngram","recycling"],"maxBudget":16}';
 const PROMPT = 'Once upon a time, in a small village by the sea,';
 
-/** The test repository: canopy_lm with the `canopy` parameter added, and add_sub. */
+/** The test repository: canopy_lm with its `canopy` parameter set to PARAMETER, and add_sub. */
 function writeRepository(repo: string): void {
   cpSync(join(DEFAULT_MODEL_REPOSITORY, 'canopy_lm'), join(repo, 'canopy_lm'), {
     recursive: true,
     filter: (path) => !path.includes('__pycache__'),
   });
   const file = join(repo, 'canopy_lm', 'config.pbtxt');
-  const entry = `  { key: "canopy", value: { string_value: ${JSON.stringify(PARAMETER)} } },\n`;
-  writeFileSync(
-    file,
-    readFileSync(file, 'utf8').replace(/parameters\s*\[\s*\n/, (m) => `${m}${entry}`),
-  );
+  const entry = `{ key: "canopy", value: { string_value: ${JSON.stringify(PARAMETER)} } }`;
+  const shipped = readFileSync(file, 'utf8');
+  const configured = shipped.replace(/\{ key: "canopy", value: \{ string_value: "[^"]*" \} \}/, entry);
+  if (configured === shipped) throw new Error('the shipped canopy_lm config has no canopy parameter to set');
+  writeFileSync(file, configured);
   cpSync(join(HERE, 'triton-repository', 'add_sub'), join(repo, 'add_sub'), { recursive: true });
 }
 

@@ -58,6 +58,8 @@ export class LayerSkipSession implements DrafterSession {
     const blocks = tuner.numLayers - plan.skip.length;
     const threshold = tuner.stopThreshold(plan.skip);
     const calibrate = (p: number) => tuner.confidence.map(p);
+    // What the tuner learns leaves out waits behind other requests' passes (a busy server, not the plan).
+    let waitedMs = 0;
     for (let depth = 0; depth < options.maxDepth; depth++) {
       const t = now();
       const result = await target.draft(tree.asTree(), {
@@ -65,13 +67,13 @@ export class LayerSkipSession implements DrafterSession {
         topK,
         signal: context.signal,
       });
-      // The pass's own cost: a wait behind other requests' passes says nothing about the plan.
+      waitedMs += result.queuedMs ?? 0;
       tuner.recordPass(plan, blocks, now() - t - (result.queuedMs ?? 0));
       const best = tree.grow(result, topK, options, calibrate, context.budget - tree.size);
       // Early exit (Kangaroo): the next pass is worth less than it costs.
       if (best === 0 || best < threshold || tree.size >= context.budget) break;
     }
-    this.#pending = { plan, tree, draftMs: now() - start, end: now() };
+    this.#pending = { plan, tree, draftMs: now() - start - waitedMs, end: now() };
     return tree.size > 1 ? tree.toDraft() : null;
   }
 
@@ -80,7 +82,7 @@ export class LayerSkipSession implements DrafterSession {
     const tuner = this.#shared.tuner;
     this.#pending = undefined;
     if (!pending || !tuner) return;
-    const restMs = now() - pending.end;
+    const restMs = now() - pending.end - (feedback.result.queuedMs ?? 0);
     const emitted = feedback.emitted.length;
     if (!pending.plan || !pending.tree) {
       tuner.recordPlain(restMs, emitted);

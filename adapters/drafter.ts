@@ -65,6 +65,13 @@ export interface DrafterSession {
   propose(context: DraftContext): Draft | null | Promise<Draft | null>;
   observe(feedback: DraftFeedback): void;
   close?(): void;
+  /**
+   * Milliseconds the last `propose` spent waiting behind other requests'
+   * target passes (`PassResult.queuedMs` of its own passes), for drafters that
+   * run the target. The drafter gate leaves it out of the drafter's cost: the
+   * wait comes from a busy server, not from drafting.
+   */
+  readonly lastWaitMs?: number;
 }
 
 export interface DrafterOpenRequest {

@@ -103,7 +103,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
 
       // 1. Draft.
       const t0 = now();
-      const { inputs, raw, ran } = await proposeAll(rt, stats, drafters, {
+      const { inputs, raw, ran, waitedMs } = await proposeAll(rt, stats, drafters, {
         tokens: context,
         promptLength: prompt.length,
         budget: room,
@@ -198,8 +198,9 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
       stats.fuseMs += t2 - t1;
       stats.verifyMs += t3 - t2;
       stats.walkMs += t4 - t3;
-      rt.recordHost(t2 - t0 + (t4 - t3));
-      if (ran.length > 0) rt.gate.recordStep(t4 - t0, emitted.length);
+      // What the policy and the gate weigh is work: waits behind other requests' passes are left out.
+      rt.recordHost(t2 - t0 - waitedMs + (t4 - t3));
+      if (ran.length > 0) rt.gate.recordStep(t4 - t0 - waitedMs - (result.queuedMs ?? 0), emitted.length);
       rt.observer?.onStep?.(rt.name, tree.tokens.length, walk.accepted.length - 1, t3 - t2, result.queuedMs);
       if (emitted.length > 0) req.onTokens?.(emitted);
       if (done) break;
@@ -240,17 +241,21 @@ async function proposeAll(
   stats: RequestStats,
   drafters: readonly ActiveDrafter[],
   context: DraftContext,
-): Promise<{ inputs: FusionInput[]; raw: Draft[]; ran: { source: number; ms: number }[] }> {
+): Promise<{ inputs: FusionInput[]; raw: Draft[]; ran: { source: number; ms: number }[]; waitedMs: number }> {
   const inputs: FusionInput[] = [];
   const raw: Draft[] = [];
   const ran: { source: number; ms: number }[] = [];
+  let waitedMs = 0;
   const root = context.tokens[context.tokens.length - 1];
   for (const d of drafters) {
     if (d.failed || !rt.gate.shouldRun(d.source)) continue;
     try {
       const started = now();
       const draft = await d.session.propose(context);
-      ran.push({ source: d.source, ms: now() - started });
+      // The gate weighs drafting work; a wait behind other requests' passes is the server's load.
+      const waited = Math.min(Math.max(0, d.session.lastWaitMs ?? 0), now() - started);
+      waitedMs += waited;
+      ran.push({ source: d.source, ms: now() - started - waited });
       stats.ranByDrafter[d.name] = (stats.ranByDrafter[d.name] ?? 0) + 1;
       if (draft === null || draft.tokens.length <= 1) continue;
       validateTree(draft, rt.target.info.vocabSize);
@@ -262,7 +267,7 @@ async function proposeAll(
       drafterFailed(rt, stats, d.name, error);
     }
   }
-  return { inputs, raw, ran };
+  return { inputs, raw, ran, waitedMs };
 }
 
 function drafterFailed(rt: ModelRuntime, stats: RequestStats, name: string, error: unknown): void {

@@ -99,16 +99,31 @@ describe('createDrafterGate', () => {
   });
 });
 
-/** A drafter that burns `ms` per proposal and proposes a token the target never picks; counts its calls. */
-function useless(ms: number): { definition: DrafterDefinition<unknown>; proposals: () => number } {
+/**
+ * A drafter that burns `ms` per proposal and proposes a token the target never
+ * picks; counts its calls. With `waited`, it says the time was a wait behind
+ * other requests' target passes (`lastWaitMs`), not drafting work.
+ */
+function useless(
+  ms: number,
+  waited = false,
+): { definition: DrafterDefinition<unknown>; proposals: () => number } {
   let proposals = 0;
-  const definition = scriptedDrafter('useless', (ctx) => {
-    proposals++;
-    const end = performance.now() + ms;
-    while (performance.now() < end);
-    const root = ctx.tokens[ctx.tokens.length - 1];
-    return { tokens: Int32Array.of(root, 0), parents: Int32Array.of(-1, 0), scores: Float32Array.of(1, 0.5) };
-  });
+  const definition = scriptedDrafter(
+    'useless',
+    (ctx) => {
+      proposals++;
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+      const root = ctx.tokens[ctx.tokens.length - 1];
+      return {
+        tokens: Int32Array.of(root, 0),
+        parents: Int32Array.of(-1, 0),
+        scores: Float32Array.of(1, 0.5),
+      };
+    },
+    waited ? () => ms : undefined,
+  );
   return { definition, proposals: () => proposals };
 }
 
@@ -127,6 +142,46 @@ describe('the gate in the engine', () => {
     // Eight steps to learn, then one step in eight.
     expect(bad.proposals()).toBeLessThan(8 + got.stats.steps / 8 + 2);
     expect(got.stats.steps).toBeGreaterThan(16);
+  });
+
+  it("does not charge a drafter for its passes' wait behind other requests", async () => {
+    const plain = await tiny.engine([]);
+    const prompt = tiny.tokenizer().encode(TINY_PROMPTS[0]);
+    const request = { prompt, maxNewTokens: 64, sampling: GREEDY };
+    const expected = (await plain.generate({ ...request, speculate: false })).tokens;
+    // Drafts the next token right every step, and takes 20 ms a step: as drafting work it does not pay
+    // on the tiny model (a step is a millisecond or two); as a wait behind other requests it does.
+    const run = async (waited: boolean) => {
+      let proposals = 0;
+      let lastMs = 0;
+      const oracle = scriptedDrafter(
+        'oracle',
+        (ctx) => {
+          proposals++;
+          const start = performance.now();
+          while (performance.now() < start + 20);
+          lastMs = performance.now() - start;
+          const next = expected[ctx.tokens.length - ctx.promptLength];
+          if (next === undefined) return null;
+          const root = ctx.tokens[ctx.tokens.length - 1];
+          return {
+            tokens: Int32Array.of(root, next),
+            parents: Int32Array.of(-1, 0),
+            scores: Float32Array.of(1, 0.9),
+          };
+        },
+        waited ? () => lastMs : undefined,
+      );
+      const engine = await tiny.engine([{ name: 'oracle' }], { extra: [oracle] });
+      const got = await engine.generate({ ...request, speculate: true });
+      expect([...got.tokens]).toEqual([...expected]);
+      return { proposals, steps: got.stats.steps };
+    };
+    const working = await run(false);
+    // Eight steps to learn, then one step in eight.
+    expect(working.proposals).toBeLessThan(8 + working.steps / 8 + 2);
+    const waiting = await run(true);
+    expect(waiting.proposals).toBeGreaterThanOrEqual(waiting.steps * 0.9);
   });
 });
 

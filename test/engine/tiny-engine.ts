@@ -107,6 +107,8 @@ export const TINY_PROMPTS = [
 export function scriptedDrafter(
   name: string,
   propose: (context: DraftContext) => Draft | null,
+  /** What each session reports as `lastWaitMs` (the wait of its own target passes). */
+  lastWaitMs?: () => number,
 ): DrafterDefinition<unknown> {
   const capabilities = {
     tree: true,
@@ -122,7 +124,16 @@ export function scriptedDrafter(
     create: () => ({
       name,
       capabilities,
-      open: () => ({ propose, observe: () => undefined }),
+      open: () =>
+        lastWaitMs
+          ? {
+              propose,
+              observe: () => undefined,
+              get lastWaitMs() {
+                return lastWaitMs();
+              },
+            }
+          : { propose, observe: () => undefined },
     }),
   };
 }

@@ -34,14 +34,20 @@ export class LayerSkipSession implements DrafterSession {
   readonly #shared: LayerSkipShared;
   readonly #target: TargetSession | undefined;
   #pending: Pending | undefined;
+  #waitedMs = 0;
 
   constructor(shared: LayerSkipShared, target: TargetSession | undefined) {
     this.#shared = shared;
     this.#target = target;
   }
 
+  get lastWaitMs(): number {
+    return this.#waitedMs;
+  }
+
   async propose(context: DraftContext): Promise<Draft | null> {
     this.#pending = undefined;
+    this.#waitedMs = 0;
     const start = now();
     const tuner = this.#shared.tuner;
     const target = this.#target;
@@ -59,7 +65,6 @@ export class LayerSkipSession implements DrafterSession {
     const threshold = tuner.stopThreshold(plan.skip);
     const calibrate = (p: number) => tuner.confidence.map(p);
     // What the tuner learns leaves out waits behind other requests' passes (a busy server, not the plan).
-    let waitedMs = 0;
     for (let depth = 0; depth < options.maxDepth; depth++) {
       const t = now();
       const result = await target.draft(tree.asTree(), {
@@ -67,13 +72,13 @@ export class LayerSkipSession implements DrafterSession {
         topK,
         signal: context.signal,
       });
-      waitedMs += result.queuedMs ?? 0;
+      this.#waitedMs += result.queuedMs ?? 0;
       tuner.recordPass(plan, blocks, now() - t - (result.queuedMs ?? 0));
       const best = tree.grow(result, topK, options, calibrate, context.budget - tree.size);
       // Early exit (Kangaroo): the next pass is worth less than it costs.
       if (best === 0 || best < threshold || tree.size >= context.budget) break;
     }
-    this.#pending = { plan, tree, draftMs: now() - start - waitedMs, end: now() };
+    this.#pending = { plan, tree, draftMs: now() - start - this.#waitedMs, end: now() };
     return tree.size > 1 ? tree.toDraft() : null;
   }
 

@@ -95,6 +95,8 @@ def test_passes_over_the_server_cache_equal_stateless_runs(graph, info):
         np.testing.assert_array_equal(out["topk_ids"], i.astype(np.int32))
         np.testing.assert_array_equal(out["topk_logprobs"], lp)
         assert out["topk_ids"].dtype == np.int32 and out["topk_ids"].shape == (t["positions"].size, 4)
+        # The pass's own time, for the client's wait estimate.
+        assert out["compute_ms"].dtype == np.float32 and out["compute_ms"].shape == (1,) and out["compute_ms"][0] > 0
     assert store.sessions["s"].length == 4
 
 

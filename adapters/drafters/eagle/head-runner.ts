@@ -41,6 +41,8 @@ export interface HeadOutputs {
   readonly ids: Int32Array;
   /** [N * K] their log-probabilities. */
   readonly logprobs: Float32Array;
+  /** Milliseconds the pass waited behind other requests' passes, when the runner knows (the head on Triton). */
+  readonly queuedMs?: number;
 }
 
 /** A session's head KV cache as the session sees it: the rows it holds, [0, length). */

@@ -40,12 +40,29 @@ export class EagleSession implements DrafterSession {
   #closed = false;
   /** Smoothed size of the trees the engine verified lately (its policy's budget, fusion included). */
   #verifiedSize = 0;
+  /** What the last propose's head passes waited behind other requests' (the head on Triton). */
+  #waitedMs = 0;
 
   constructor(model: HeadModel, runner: HeadRunner, limits: DraftLimits) {
     this.#model = model;
-    this.#runner = runner;
+    // Every head pass goes through here, so that the waits of one propose add up.
+    this.#runner = {
+      newCache: () => runner.newCache(),
+      release: (kv) => runner.release(kv),
+      run: async (pass) => {
+        const out = await runner.run(pass);
+        this.#waitedMs += out.queuedMs ?? 0;
+        return out;
+      },
+      // The runner is the factory's, shared by its sessions: it disposes it.
+      dispose: async () => {},
+    };
     this.#limits = limits;
     this.#kv = runner.newCache();
+  }
+
+  get lastWaitMs(): number {
+    return this.#waitedMs;
   }
 
   /**
@@ -64,6 +81,7 @@ export class EagleSession implements DrafterSession {
   }
 
   async propose(context: DraftContext): Promise<Draft | null> {
+    this.#waitedMs = 0;
     if (this.#closed || context.budget < 2 || context.tokens.length < 2) return null;
     if (this.#pending.length > 0) await this.#flush();
     const n = context.tokens.length;

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { CanopyError } from '../../../kernels/errors.js';
 import { createKServeClient, type KServeClient, outputOf, tensor } from '../../targets/triton/index.js';
+import { QueueWaitEstimator } from '../../targets/triton/queue-wait.js';
 import { headSha256 } from './head-file.js';
 import type { HeadCache, HeadGeometry, HeadOutputs, HeadPass, HeadRunner } from './head-runner.js';
 
@@ -32,6 +33,8 @@ export class TritonHeadRunner implements HeadRunner {
   readonly #model: string;
   readonly #geometry: HeadGeometry;
   readonly #prefix = randomUUID();
+  /** The served head's time per pass (`compute_ms`, when it returns it) against the round trip. */
+  readonly #waits = new QueueWaitEstimator();
   #sessions = 0;
 
   private constructor(client: KServeClient, model: string, geometry: HeadGeometry) {
@@ -82,6 +85,7 @@ export class TritonHeadRunner implements HeadRunner {
     const { hidden: h, draftVocab } = this.#geometry;
     const n = pass.positions.length;
     const t = pass.past;
+    const sent = performance.now();
     const response = await this.#client.infer({
       model: this.#model,
       inputs: [
@@ -99,6 +103,7 @@ export class TritonHeadRunner implements HeadRunner {
         tensor('top_k', 'INT32', Int32Array.of(pass.topK), [1]),
       ],
     });
+    const wallMs = performance.now() - sent;
     const features = outputOf(response, 'feature_out', 'FP32').data;
     const ids = outputOf(response, 'topk_ids', 'INT32').data;
     const logprobs = outputOf(response, 'topk_logprobs', 'FP32').data;
@@ -117,7 +122,11 @@ export class TritonHeadRunner implements HeadRunner {
       }
     }
     pass.kv.length = t + n;
-    return { features, ids, logprobs };
+    // Only timing: a head that does not return its time (an older canopy_eagle) gives no wait.
+    const compute = response.outputs.find((o) => o.name === 'compute_ms');
+    if (compute?.datatype !== 'FP32' || compute.data.length !== 1) return { features, ids, logprobs };
+    const [queuedMs] = this.#waits.observe(wallMs, compute.data as Float32Array);
+    return { features, ids, logprobs, queuedMs };
   }
 
   release(kv: HeadCache): void {

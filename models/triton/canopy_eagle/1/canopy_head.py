@@ -183,6 +183,7 @@ def run_pass(req: HeadRequest, store: HeadStore, run_graph: Callable[[dict], lis
     if req.close:
         store.close(req.session_id)
         return {}
+    started = time.perf_counter()
     session = store.get(req.session_id, req.past)
     feature, ids, logprobs, keys, values = run_graph({
         "features": req.features,
@@ -195,7 +196,10 @@ def run_pass(req: HeadRequest, store: HeadStore, run_graph: Callable[[dict], lis
         "top_k": np.array([req.top_k], np.int64),
     })
     session.append(req.past, keys, values)
-    return {"feature_out": feature, "topk_ids": ids.astype(np.int32), "topk_logprobs": logprobs}
+    # The pass's own time, so that a client can tell it from its wait in Triton's queue (docs/eagle.md).
+    compute_ms = np.array([(time.perf_counter() - started) * 1000], np.float32)
+    return {"feature_out": feature, "topk_ids": ids.astype(np.int32), "topk_logprobs": logprobs,
+            "compute_ms": compute_ms}
 
 
 GRAPH_OUTPUTS = ["feature_out", "topk_ids", "topk_logprobs", "present_key", "present_value"]

@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DrafterEnvironment } from '../../../../adapters/drafter.js';
+import { locateHead } from '../../../../adapters/drafters/eagle/head-file.js';
+import { loadHeadModel } from '../../../../adapters/drafters/eagle/head-model.js';
+import { type HeadRunner, LocalHeadRunner } from '../../../../adapters/drafters/eagle/head-runner.js';
 import { eagleDrafter } from '../../../../adapters/drafters/eagle/index.js';
+import { EagleSession } from '../../../../adapters/drafters/eagle/session.js';
 import { createDrafterRegistry, createModelEngine, type ModelEngine } from '../../../../engine/index.js';
 import { isCanopyError } from '../../../../kernels/errors.js';
 import { GREEDY, type SamplingParams } from '../../../../kernels/sampling-params.js';
@@ -126,6 +130,46 @@ describe('eagle drafter on the tiny model', () => {
       warm.close?.();
     } finally {
       factory.dispose?.();
+      await session.close();
+    }
+  });
+
+  it("adds up its head passes' waits as lastWaitMs, the drafter gate leaves them out", async () => {
+    const target = tiny.target();
+    const prompt = tiny.tokenizer().encodeChat([{ role: 'user', content: CHATS[0] }]);
+    const session = await target.open(prompt, {
+      sampling: GREEDY,
+      promptHiddenLayers: [target.info.numLayers],
+    });
+    const head = locateHead(FIXTURE, modelDir(), target.info);
+    const model = loadHeadModel(head, modelDir());
+    const local = await LocalHeadRunner.load(head.graph, model.geometry, model.lmHead, 1);
+    // A head behind a queue: every pass says it waited 5 ms.
+    let passes = 0;
+    const queued: HeadRunner = {
+      newCache: () => local.newCache(),
+      release: (kv) => local.release(kv),
+      dispose: () => local.dispose(),
+      run: async (pass) => {
+        passes++;
+        return { ...(await local.run(pass)), queuedMs: 5 };
+      },
+    };
+    try {
+      const limits = { maxDepth: 4, width: 4, branch: 4, minScore: 0, minPathScore: 0, maxNodes: 32 };
+      const drafter = new EagleSession(model, queued, limits);
+      drafter.readPrompt(prompt, session.promptHidden!.get(target.info.numLayers)!, 64);
+      const context = { tokens: prompt, promptLength: prompt.length, budget: 16 };
+      expect((await drafter.propose(context))?.tokens.length).toBeGreaterThan(1);
+      expect(passes).toBeGreaterThan(1);
+      expect(drafter.lastWaitMs).toBe(5 * passes);
+      passes = 0;
+      await drafter.propose(context);
+      expect(drafter.lastWaitMs).toBe(5 * passes); // per propose, not since the start
+      drafter.close();
+    } finally {
+      model.close();
+      await local.dispose();
       await session.close();
     }
   });

@@ -66,6 +66,9 @@ describe.runIf(URL_ !== undefined)('eagle head on Triton (canopy_eagle)', () => 
         for (let i = 0; i < a.logprobs.length; i++)
           expect(Math.abs(b.logprobs[i] - a.logprobs[i])).toBeLessThan(1e-4);
         expect(remoteKv.length).toBe(localKv.length);
+        // The served head returns its time per pass, so a remote pass knows its wait; a local one has none.
+        expect(b.queuedMs).toBeTypeOf('number');
+        expect(a.queuedMs).toBeUndefined();
       }
       expect(localKv).toBeInstanceOf(HeadKv);
       remote.release(remoteKv);

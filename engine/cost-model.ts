@@ -25,7 +25,7 @@ export interface CostModel {
   record(nodes: number, ms: number): void;
   /** Estimated milliseconds of a pass over `nodes` nodes; NaN before any measurement. */
   estimate(nodes: number): number;
-  /** Number of passes measured in the bucket of `nodes`. */
+  /** Number of passes measured in the size class of `nodes`. */
   samples(nodes: number): number;
   snapshot(): { nodes: number; ms: number; samples: number }[];
 }

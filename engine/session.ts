@@ -252,10 +252,11 @@ async function proposeAll(
     try {
       const started = now();
       const draft = await d.session.propose(context);
+      const elapsed = now() - started;
       // The gate weighs drafting work; a wait behind other requests' passes is the server's load.
-      const waited = Math.min(Math.max(0, d.session.lastWaitMs ?? 0), now() - started);
+      const waited = Math.min(Math.max(0, d.session.lastWaitMs ?? 0), elapsed);
       waitedMs += waited;
-      ran.push({ source: d.source, ms: now() - started - waited });
+      ran.push({ source: d.source, ms: elapsed - waited });
       stats.ranByDrafter[d.name] = (stats.ranByDrafter[d.name] ?? 0) + 1;
       if (draft === null || draft.tokens.length <= 1) continue;
       validateTree(draft, rt.target.info.vocabSize);

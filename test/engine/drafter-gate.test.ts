@@ -99,31 +99,16 @@ describe('createDrafterGate', () => {
   });
 });
 
-/**
- * A drafter that burns `ms` per proposal and proposes a token the target never
- * picks; counts its calls. With `waited`, it says the time was a wait behind
- * other requests' target passes (`lastWaitMs`), not drafting work.
- */
-function useless(
-  ms: number,
-  waited = false,
-): { definition: DrafterDefinition<unknown>; proposals: () => number } {
+/** A drafter that burns `ms` per proposal and proposes a token the target never picks; counts its calls. */
+function useless(ms: number): { definition: DrafterDefinition<unknown>; proposals: () => number } {
   let proposals = 0;
-  const definition = scriptedDrafter(
-    'useless',
-    (ctx) => {
-      proposals++;
-      const end = performance.now() + ms;
-      while (performance.now() < end);
-      const root = ctx.tokens[ctx.tokens.length - 1];
-      return {
-        tokens: Int32Array.of(root, 0),
-        parents: Int32Array.of(-1, 0),
-        scores: Float32Array.of(1, 0.5),
-      };
-    },
-    waited ? () => ms : undefined,
-  );
+  const definition = scriptedDrafter('useless', (ctx) => {
+    proposals++;
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+    const root = ctx.tokens[ctx.tokens.length - 1];
+    return { tokens: Int32Array.of(root, 0), parents: Int32Array.of(-1, 0), scores: Float32Array.of(1, 0.5) };
+  });
   return { definition, proposals: () => proposals };
 }
 

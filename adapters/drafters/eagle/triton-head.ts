@@ -8,7 +8,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { CanopyError } from '../../../kernels/errors.js';
-import { createKServeClient, type KServeClient, outputOf, tensor } from '../../targets/triton/index.js';
+import {
+  createKServeClient,
+  type KServeClient,
+  optionalOutputOf,
+  outputOf,
+  tensor,
+} from '../../targets/triton/index.js';
 import { QueueWaitEstimator } from '../../targets/triton/queue-wait.js';
 import { headSha256 } from './head-file.js';
 import type { HeadCache, HeadGeometry, HeadOutputs, HeadPass, HeadRunner } from './head-runner.js';
@@ -123,9 +129,9 @@ export class TritonHeadRunner implements HeadRunner {
     }
     pass.kv.length = t + n;
     // Only timing: a head that does not return its time (an older canopy_eagle) gives no wait.
-    const compute = response.outputs.find((o) => o.name === 'compute_ms');
-    if (compute?.datatype !== 'FP32' || compute.data.length !== 1) return { features, ids, logprobs };
-    const [queuedMs] = this.#waits.observe(wallMs, compute.data as Float32Array);
+    const compute = optionalOutputOf(response, 'compute_ms', 'FP32');
+    if (compute?.data.length !== 1) return { features, ids, logprobs };
+    const [queuedMs] = this.#waits.observe(wallMs, compute.data);
     return { features, ids, logprobs, queuedMs };
   }
 

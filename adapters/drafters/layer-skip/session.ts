@@ -72,8 +72,9 @@ export class LayerSkipSession implements DrafterSession {
         topK,
         signal: context.signal,
       });
-      this.#waitedMs += result.queuedMs ?? 0;
-      tuner.recordPass(plan, blocks, now() - t - (result.queuedMs ?? 0));
+      const waited = result.queuedMs ?? 0;
+      this.#waitedMs += waited;
+      tuner.recordPass(plan, blocks, now() - t - waited);
       const best = tree.grow(result, topK, options, calibrate, context.budget - tree.size);
       // Early exit (Kangaroo): the next pass is worth less than it costs.
       if (best === 0 || best < threshold || tree.size >= context.budget) break;

@@ -29,6 +29,7 @@ export {
   type ModelConfig,
   type ModelMetadata,
   type ModelStatistics,
+  optionalOutputOf,
   outputOf,
   type RequestOptions,
   type ServerMetadata,

@@ -126,6 +126,16 @@ export interface KServeClient {
 }
 
 /** Finds an output by name and datatype; a missing or mistyped one breaks the protocol. */
+/** Output `name` when the response has it with `datatype`: for outputs a caller can do without. */
+export function optionalOutputOf<D extends Datatype>(
+  response: InferResponse,
+  name: string,
+  datatype: D,
+): Tensor<D> | undefined {
+  const found = response.outputs.find((o) => o.name === name);
+  return found?.datatype === datatype ? (found as Tensor<D>) : undefined;
+}
+
 export function outputOf<D extends Datatype>(response: InferResponse, name: string, datatype: D): Tensor<D> {
   const found = response.outputs.find((o) => o.name === name);
   if (found === undefined || found.datatype !== datatype) {

@@ -11,7 +11,7 @@ import type { SamplingParams } from '../../../kernels/sampling-params.js';
 import type { TokenTree } from '../../../kernels/tree.js';
 import type { PassResult } from '../../target.js';
 import { type Tensor, tensor } from './codec.js';
-import { type InferRequest, type InferResponse, outputOf } from './kserve-client.js';
+import { type InferRequest, type InferResponse, optionalOutputOf, outputOf } from './kserve-client.js';
 
 export const FLAG_OPEN = 1;
 export const FLAG_CLOSE = 2;
@@ -162,12 +162,9 @@ export function decodeBatch(
     assertShape(hidden.data.length === hiddenLayers.length * total * hiddenSize, 'hidden', response);
   // Only timing: an answer without a usable `compute_ms` still verifies, its passes report no wait.
   const computeTensor = request.outputs?.includes('compute_ms')
-    ? response.outputs.find((o) => o.name === 'compute_ms')
+    ? optionalOutputOf(response, 'compute_ms', 'FP32')
     : undefined;
-  const compute =
-    computeTensor?.datatype === 'FP32' && computeTensor.data.length === ops.length
-      ? (computeTensor.data as Float32Array) // [B]
-      : undefined;
+  const compute = computeTensor?.data.length === ops.length ? computeTensor.data : undefined; // [B]
 
   let start = 0;
   return ops.map((op, i) => {

@@ -134,7 +134,7 @@ describe('eagle drafter on the tiny model', () => {
     }
   });
 
-  it("adds up its head passes' waits as lastWaitMs, the drafter gate leaves them out", async () => {
+  it("adds up one propose's head-pass waits as lastWaitMs", async () => {
     const target = tiny.target();
     const prompt = tiny.tokenizer().encodeChat([{ role: 'user', content: CHATS[0] }]);
     const session = await target.open(prompt, {

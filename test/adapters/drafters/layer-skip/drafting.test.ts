@@ -110,7 +110,7 @@ describe('layer-skip drafting on the tiny model', () => {
     await session.close();
   });
 
-  it("leaves its passes' wait behind other requests out of what its tuner learns", async () => {
+  it("leaves its passes' wait behind other requests out of the pass time its tuner learns", async () => {
     const WAIT_MS = 40;
     const f = factory({ ...CHAIN, maxDepth: 2 });
     const session = await target.open(PROMPT, { sampling: GREEDY });

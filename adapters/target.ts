@@ -22,6 +22,8 @@ export interface TargetCapabilities {
   readonly hiddenStates: boolean;
   /** Can run a draft pass that skips layers (layer-skip self-speculation). */
   readonly skipLayers: boolean;
+  /** Can return the log-probability of each chosen token (`PassOptions.logprobs`); absent = no. */
+  readonly logprobs?: boolean;
 }
 
 export interface TargetInfo {
@@ -44,6 +46,8 @@ export interface PassOptions {
    * after block l; l = numLayers is the final-normed state the LM head reads.
    */
   readonly hiddenLayers?: readonly number[];
+  /** Return `chosenLogprobs`. Requires capabilities.logprobs. */
+  readonly logprobs?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -64,6 +68,13 @@ export interface PassResult {
   readonly topKIds?: Int32Array;
   /** [numNodes * topK] natural-log probabilities matching topKIds. */
   readonly topKLogprobs?: Float32Array;
+  /**
+   * [numNodes] natural-log probability of `chosen[i]` under the raw distribution
+   * (the model's softmax before temperature, penalties and truncation, the same
+   * distribution as `topKLogprobs`); NaN where `chosen` is -1. Present when
+   * `logprobs` was asked.
+   */
+  readonly chosenLogprobs?: Float32Array;
   /** layer -> [numNodes * hiddenSize]; present for the layers asked. */
   readonly hidden?: ReadonlyMap<number, Float32Array>;
   /**

@@ -7,6 +7,7 @@ export {
 export { type CostModel, createCostModel } from './cost-model.js';
 export {
   checkBudget,
+  checkLogprobs,
   createModelEngine,
   type DrafterSpec,
   MAX_BUDGET_LIMIT,
@@ -24,4 +25,11 @@ export {
   tau,
   tokensPerSecond,
 } from './stats.js';
-export type { EngineObserver, FinishReason, GenerateRequest, GenerateResult } from './types.js';
+export {
+  type EngineObserver,
+  type FinishReason,
+  type GenerateRequest,
+  type GenerateResult,
+  MAX_LOGPROBS,
+  type TokenLogprobs,
+} from './types.js';

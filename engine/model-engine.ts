@@ -5,7 +5,7 @@
  */
 import pino, { type Logger } from 'pino';
 import type { DrafterFactory } from '../adapters/drafter.js';
-import type { Target } from '../adapters/target.js';
+import type { Target, TargetInfo } from '../adapters/target.js';
 import { CanopyError, isCanopyError } from '../kernels/errors.js';
 import { createCalibration, createSetCalibration } from './calibration.js';
 import { createCostModel } from './cost-model.js';
@@ -14,7 +14,7 @@ import { createBudgetPolicy } from './policy.js';
 import type { DrafterRegistry } from './registry.js';
 import type { ModelRuntime, RuntimeDrafter, StopMatcher } from './runtime.js';
 import { runSession } from './session.js';
-import type { EngineObserver, GenerateRequest, GenerateResult } from './types.js';
+import { type EngineObserver, type GenerateRequest, type GenerateResult, MAX_LOGPROBS } from './types.js';
 
 export const MAX_BUDGET_LIMIT = 256;
 const MAX_DRAFTERS = 32;
@@ -67,6 +67,28 @@ export function checkBudget(budget: number): number {
     );
   }
   return budget;
+}
+
+/**
+ * A request's `logprobs`: an integer from 0 to the alternatives the target can
+ * return (MAX_LOGPROBS at most), on a target that reports log-probabilities.
+ */
+export function checkLogprobs(top: number, info: TargetInfo): number {
+  if (!info.capabilities.logprobs) {
+    throw new CanopyError(
+      'CANOPY_ERR_TARGET_UNSUPPORTED',
+      `log-probabilities are not available from model '${info.model}': its target does not report them`,
+    );
+  }
+  const limit = Math.min(MAX_LOGPROBS, info.capabilities.maxTopK);
+  if (!Number.isInteger(top) || top < 0 || top > limit) {
+    throw new CanopyError(
+      'CANOPY_ERR_INVALID_ARGUMENT',
+      `log-probability alternatives must be an integer from 0 to ${limit}, got ${top}`,
+      { details: { limit } },
+    );
+  }
+  return top;
 }
 
 export async function createModelEngine(options: ModelEngineOptions): Promise<ModelEngine> {
@@ -143,6 +165,7 @@ export async function createModelEngine(options: ModelEngineOptions): Promise<Mo
         }
       }
       if (request.maxBudget !== undefined) checkBudget(request.maxBudget);
+      if (request.logprobs !== undefined) checkLogprobs(request.logprobs, target.info);
       if (!Number.isInteger(request.maxNewTokens) || request.maxNewTokens < 1) {
         throw new CanopyError(
           'CANOPY_ERR_MAX_TOKENS_OUT_OF_RANGE',

@@ -17,7 +17,7 @@ import { exclusiveGain, exclusiveVerifyMs } from './drafter-gate.js';
 import { accountDrafts, calibrateDraft, recordFused } from './feedback.js';
 import type { ModelRuntime } from './runtime.js';
 import { emptyStats, type RequestStats } from './stats.js';
-import type { FinishReason, GenerateRequest, GenerateResult } from './types.js';
+import type { FinishReason, GenerateRequest, GenerateResult, TokenLogprobs } from './types.js';
 
 interface ActiveDrafter {
   readonly name: string;
@@ -69,6 +69,8 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
 
   const drafters: ActiveDrafter[] = [];
   const stop = rt.createStopMatcher?.(req.stop ?? []);
+  const logprobs =
+    req.logprobs === undefined ? undefined : new LogprobRecorder(req.logprobs, req.maxNewTokens);
 
   try {
     for (const d of chosenDrafters) {
@@ -87,9 +89,11 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
     const hiddenLayers = [
       ...new Set(drafters.flatMap((d) => rt.drafterByName(d.name).capabilities.needsHiddenLayers)),
     ];
+    const passTopK = Math.max(topK, req.logprobs ?? 0);
     const passOptions = {
-      topK: topK > 0 ? topK : undefined,
+      topK: passTopK > 0 ? passTopK : undefined,
       hiddenLayers: hiddenLayers.length > 0 ? hiddenLayers : undefined,
+      logprobs: logprobs !== undefined ? true : undefined,
       signal: req.signal,
     };
     const maxBudget = Math.max(1, Math.min(req.maxBudget ?? rt.maxBudget, rt.maxBudget));
@@ -156,6 +160,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         }
       }
       tokens.set(emitted, committed);
+      const stepLogprobs = logprobs?.record(tree.tokens.length, walk.accepted, emitted.length, result);
       committed += emitted.length;
       generated += emitted.length;
       const done = finish !== 'length' || generated >= req.maxNewTokens || walk.finish !== null;
@@ -202,7 +207,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
       rt.recordHost(t2 - t0 - waitedMs + (t4 - t3));
       if (ran.length > 0) rt.gate.recordStep(t4 - t0 - waitedMs - (result.queuedMs ?? 0), emitted.length);
       rt.observer?.onStep?.(rt.name, tree.tokens.length, walk.accepted.length - 1, t3 - t2, result.queuedMs);
-      if (emitted.length > 0) req.onTokens?.(emitted);
+      if (emitted.length > 0) req.onTokens?.(emitted, stepLogprobs);
       if (done) break;
     }
   } finally {
@@ -226,6 +231,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
     tokens: tokens.slice(prompt.length, committed),
     finishReason: finish,
     stop: hit ? { index: hit.stop, textBytes: hit.textBytes } : undefined,
+    logprobs: logprobs?.result(),
     stats,
   };
 }
@@ -275,4 +281,83 @@ function drafterFailed(rt: ModelRuntime, stats: RequestStats, name: string, erro
   if (!stats.failedDrafters.includes(name)) stats.failedDrafters.push(name);
   rt.log.warn({ drafter: name, err: error }, 'drafter failed; skipping it for the rest of this request');
   rt.observer?.onDrafterError?.(rt.name, name);
+}
+
+/**
+ * Collects the log-probabilities of the emitted tokens. The token emitted
+ * j-th in a step is the target's choice at the j-th accepted node, so its
+ * log-probability and alternatives are that node's.
+ */
+class LogprobRecorder {
+  readonly #top: number;
+  #length = 0;
+  #logprobs: Float32Array;
+  #topIds: Int32Array;
+  #topLogprobs: Float32Array;
+
+  constructor(top: number, maxTokens: number) {
+    this.#top = top;
+    const initial = Math.min(maxTokens, 256);
+    this.#logprobs = new Float32Array(initial);
+    this.#topIds = new Int32Array(initial * top);
+    this.#topLogprobs = new Float32Array(initial * top);
+  }
+
+  /** Records one step's `count` emitted tokens; returns them as their own TokenLogprobs. */
+  record(nodes: number, accepted: Int32Array, count: number, result: PassResult): TokenLogprobs {
+    const chosen = result.chosenLogprobs;
+    if (!chosen || chosen.length < nodes) {
+      throw new CanopyError('CANOPY_ERR_INTERNAL', 'the target returned no log-probabilities for the pass');
+    }
+    const top = this.#top;
+    const ids = result.topKIds;
+    const lps = result.topKLogprobs;
+    const width = ids ? ids.length / nodes : 0;
+    if (top > 0 && (!ids || !lps || !Number.isInteger(width) || width < top)) {
+      throw new CanopyError(
+        'CANOPY_ERR_INTERNAL',
+        `the target returned fewer than ${top} alternatives per node`,
+      );
+    }
+    this.#reserve(this.#length + count);
+    const start = this.#length;
+    for (let j = 0; j < count; j++) {
+      const node = accepted[j];
+      const at = start + j;
+      this.#logprobs[at] = chosen[node];
+      for (let r = 0; r < top; r++) {
+        this.#topIds[at * top + r] = (ids as Int32Array)[node * width + r];
+        this.#topLogprobs[at * top + r] = (lps as Float32Array)[node * width + r];
+      }
+    }
+    this.#length += count;
+    return this.#view(start, this.#length);
+  }
+
+  result(): TokenLogprobs {
+    return this.#view(0, this.#length);
+  }
+
+  #view(from: number, to: number): TokenLogprobs {
+    const top = this.#top;
+    return {
+      top,
+      logprobs: this.#logprobs.slice(from, to),
+      topIds: this.#topIds.slice(from * top, to * top),
+      topLogprobs: this.#topLogprobs.slice(from * top, to * top),
+    };
+  }
+
+  #reserve(length: number): void {
+    if (length <= this.#logprobs.length) return;
+    const size = Math.max(length, this.#logprobs.length * 2);
+    const grow = <T extends Float32Array | Int32Array>(a: T, make: (n: number) => T, n: number): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.#logprobs = grow(this.#logprobs, (n) => new Float32Array(n), size);
+    this.#topIds = grow(this.#topIds, (n) => new Int32Array(n), size * this.#top);
+    this.#topLogprobs = grow(this.#topLogprobs, (n) => new Float32Array(n), size * this.#top);
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * OpenAI-compatible request bodies (`/v1/completions`, `/v1/chat/completions`).
  * Unknown fields are refused by name, as OpenAI itself does; fields that ask
- * for what canopy does not do (several choices, log-probs, tools) are refused
+ * for what canopy does not do (several choices, echo, tools) are refused
  * with a message that says so. Besides OpenAI's fields, canopy reads vLLM's
  * sampling extras (`top_k`, `min_p`, `repetition_penalty`) and its own
  * `canopy: { speculate, maxBudget, drafters }`.
@@ -50,7 +50,7 @@ export const completionSchema = z.strictObject({
     z.array(z.number().int().min(0)).min(1),
   ]),
   echo: optional(z.literal(false, unsupported('echo'))),
-  logprobs: optional(z.null(unsupported('logprobs'))),
+  logprobs: optional(z.number().int()),
   best_of: optional(z.literal(1, unsupported('best_of other than 1'))),
   suffix: optional(z.null(unsupported('suffix'))),
 });
@@ -66,7 +66,8 @@ export const chatSchema = z.strictObject({
   ...common,
   messages: z.array(message).min(1),
   max_completion_tokens: optional(z.number().int()),
-  logprobs: optional(z.literal(false, unsupported('logprobs'))),
+  logprobs: optional(z.boolean()),
+  top_logprobs: optional(z.number().int()),
   response_format: optional(
     z.strictObject({ type: z.literal('text', unsupported('response_format other than text')) }),
   ),
@@ -101,6 +102,7 @@ export function rawOptionsOfOpenAi(body: Common, maxTokens: number | null | unde
   set('presencePenalty', body.presence_penalty);
   set('seed', body.seed);
   return {
+    logprobs: logprobsOf(body),
     maxTokens,
     sampling,
     stop: body.stop,
@@ -108,6 +110,27 @@ export function rawOptionsOfOpenAi(body: Common, maxTokens: number | null | unde
     maxBudget: body.canopy?.maxBudget,
     drafters: body.canopy?.drafters,
   };
+}
+
+/**
+ * What the body asks of log-probabilities: completions name the number of
+ * alternatives in `logprobs`; chat turns them on with `logprobs: true` and
+ * names the alternatives in `top_logprobs`, which needs `logprobs`.
+ */
+function logprobsOf(body: Common): RawOptions['logprobs'] {
+  if (!('messages' in body)) {
+    return body.logprobs === undefined || body.logprobs === null
+      ? undefined
+      : { top: body.logprobs, field: 'logprobs' };
+  }
+  const top = body.top_logprobs ?? undefined;
+  if (body.logprobs !== true) {
+    if (top === undefined) return undefined;
+    throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', "'top_logprobs' needs 'logprobs': true", {
+      details: { field: 'top_logprobs' },
+    });
+  }
+  return { top: top ?? 0, field: top === undefined ? 'logprobs' : 'top_logprobs' };
 }
 
 /** Chat messages as the chat template takes them (`developer` is a system turn; text parts joined). */

@@ -7,9 +7,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
+import type { TokenLogprobs } from '../../engine/index.js';
 import { readJsonObject } from './body.js';
 import type { CanopyCore } from './core.js';
 import { sendError, sendJson, statusOf } from './http-errors.js';
+import { chatLogprobs, completionLogprobs } from './openai-logprobs.js';
 import {
   type ChatBody,
   type CompletionBody,
@@ -68,18 +70,32 @@ function handler(core: CanopyCore, kind: Kind): RequestHandler {
       };
       const stream = body.stream ? createSse(res) : undefined;
       sse = stream;
+      const { tokenizer } = served.host;
       let first = true;
-      const piece = (text: string, finish: string | null) =>
+      let textOffset = 0;
+      const logprobsOf = (step?: { tokens: Int32Array; logprobs: TokenLogprobs }) => {
+        if (!step) return null;
+        if (chat) return chatLogprobs(tokenizer, step.tokens, step.logprobs);
+        const { body: lp, end } = completionLogprobs(tokenizer, step.tokens, step.logprobs, textOffset);
+        textOffset = end;
+        return lp;
+      };
+      const piece = (
+        text: string,
+        finish: string | null,
+        step?: { tokens: Int32Array; logprobs: TokenLogprobs },
+      ) =>
         chat
           ? {
               index: 0,
               delta: first ? { role: 'assistant', content: text } : { content: text },
+              ...(options.logprobs === undefined ? {} : { logprobs: logprobsOf(step) }),
               finish_reason: finish,
             }
-          : { index: 0, text, logprobs: null, finish_reason: finish };
+          : { index: 0, text, logprobs: logprobsOf(step), finish_reason: finish };
       const onText = stream
-        ? (text: string) => {
-            stream.send({ ...head, choices: [piece(text, null)] });
+        ? (text: string, step?: { tokens: Int32Array; logprobs: TokenLogprobs }) => {
+            stream.send({ ...head, choices: [piece(text, null, step)] });
             first = false;
           }
         : undefined;
@@ -94,14 +110,15 @@ function handler(core: CanopyCore, kind: Kind): RequestHandler {
         stream.sendRaw('[DONE]');
         stream.end();
       } else {
+        const all = outcome.logprobs ? { tokens: outcome.tokens, logprobs: outcome.logprobs } : undefined;
         const choice = chat
           ? {
               index: 0,
               message: { role: 'assistant', content: outcome.text },
-              logprobs: null,
+              logprobs: logprobsOf(all),
               finish_reason: finish,
             }
-          : { index: 0, text: outcome.text, logprobs: null, finish_reason: finish };
+          : { index: 0, text: outcome.text, logprobs: logprobsOf(all), finish_reason: finish };
         sendJson(res, 200, {
           ...head,
           choices: [choice],

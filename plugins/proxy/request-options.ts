@@ -4,7 +4,7 @@
  * (speculation off, a budget cap, a subset of the model's drafters). Checked
  * against the served model here, before any work or any streamed byte.
  */
-import { checkBudget } from '../../engine/index.js';
+import { checkBudget, checkLogprobs } from '../../engine/index.js';
 import { CanopyError } from '../../kernels/errors.js';
 import type { SamplingParams } from '../../kernels/sampling-params.js';
 import { parseSampling } from '../config/index.js';
@@ -18,6 +18,8 @@ export interface GenerationOptions {
   readonly speculate: boolean;
   readonly drafters?: readonly string[];
   readonly maxBudget?: number;
+  /** Log-probabilities of the generated tokens, with this many alternatives per position. */
+  readonly logprobs?: number;
 }
 
 /** The options as an API spells them, already type-checked by its schema. */
@@ -30,6 +32,8 @@ export interface RawOptions {
   readonly maxBudget?: number;
   /** Names, or one comma-separated string; `none` or [] = speculation off. */
   readonly drafters?: string | readonly string[];
+  /** Alternatives per position when the API asked for log-probabilities, and the field that asked. */
+  readonly logprobs?: { readonly top: number; readonly field: string };
 }
 
 /** How the API names each option in messages. */
@@ -119,6 +123,16 @@ export function generationOptions(model: ServedModel, raw: RawOptions, names: Fi
       });
     }
   }
+  if (raw.logprobs) {
+    try {
+      checkLogprobs(raw.logprobs.top, host.engine.target.info);
+    } catch (error) {
+      const e = error as CanopyError;
+      throw new CanopyError(e.code, `'${raw.logprobs.field}': ${e.message}`, {
+        details: { field: raw.logprobs.field },
+      });
+    }
+  }
   const speculate = (raw.speculate ?? true) && (drafters === undefined || drafters.length > 0);
   return Object.freeze({
     maxNewTokens,
@@ -127,5 +141,6 @@ export function generationOptions(model: ServedModel, raw: RawOptions, names: Fi
     speculate,
     ...(drafters && drafters.length > 0 ? { drafters } : {}),
     ...(maxBudget === undefined ? {} : { maxBudget }),
+    ...(raw.logprobs ? { logprobs: raw.logprobs.top } : {}),
   });
 }

@@ -6,7 +6,7 @@
  * The final text is the engine's, cut at the stop string (output-text.ts);
  * the streamed pieces always add up to it.
  */
-import type { RequestStats } from '../../engine/index.js';
+import type { RequestStats, TokenLogprobs } from '../../engine/index.js';
 import { outputText } from '../host/output-text.js';
 import type { GenerationOptions } from './request-options.js';
 import type { ServedModel } from './served-models.js';
@@ -19,6 +19,10 @@ export interface GenerationOutcome {
   readonly completionTokens: number;
   /** OpenAI's words: `stop` (EOS or a stop string) or `length` (the token limit or the context). */
   readonly finishReason: FinishReason;
+  /** Generated token ids (prompt excluded), one per `logprobs` entry. */
+  readonly tokens: Int32Array;
+  /** Present when the options asked for log-probabilities. */
+  readonly logprobs?: TokenLogprobs;
   readonly stats: RequestStats;
 }
 
@@ -56,7 +60,7 @@ export async function generateText(
   prompt: Int32Array,
   options: GenerationOptions,
   signal: AbortSignal,
-  onText?: (delta: string) => void,
+  onText?: (delta: string, step?: { tokens: Int32Array; logprobs: TokenLogprobs }) => void,
 ): Promise<GenerationOutcome> {
   const { tokenizer, engine } = model.host;
   const decoder = tokenizer.createStreamDecoder({ skipSpecial: true });
@@ -71,19 +75,20 @@ export async function generateText(
     speculate: options.speculate,
     drafters: options.drafters,
     maxBudget: options.maxBudget,
+    logprobs: options.logprobs,
     signal,
     onTokens: onText
-      ? (tokens) => {
+      ? (tokens, logprobs) => {
           if (stopped) return;
           for (const id of tokens) pending += decoder.push(id);
           const ready = streamable(pending, options.stop);
           stopped = ready.stopped;
-          if (ready.length > 0) {
-            const piece = pending.slice(0, ready.length);
-            pending = pending.slice(ready.length);
-            sent += piece;
-            onText(piece);
-          }
+          const piece = pending.slice(0, ready.length);
+          pending = pending.slice(ready.length);
+          sent += piece;
+          // A step's log-probabilities leave with the text it released (possibly none yet).
+          if (logprobs) onText(piece, { tokens, logprobs });
+          else if (piece.length > 0) onText(piece);
         }
       : undefined,
   });
@@ -98,6 +103,8 @@ export async function generateText(
     promptTokens: prompt.length,
     completionTokens: result.tokens.length,
     finishReason: result.finishReason === 'length' ? 'length' : 'stop',
+    tokens: result.tokens,
+    logprobs: result.logprobs,
     stats: result.stats,
   };
 }

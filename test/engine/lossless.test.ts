@@ -58,3 +58,74 @@ describe.each(Object.entries(CONFIGS))('speculation with %s', (_name, drafters) 
     });
   }
 });
+
+describe('log-probabilities', () => {
+  for (const [mode, sampling] of [
+    ['greedy', GREEDY],
+    ['seeded sampling', SEEDED],
+    ['sampling with penalties', PENALISED],
+  ] as const) {
+    it(`are the plain ${mode} ones with the fusion speculating, streamed and final alike`, async () => {
+      const plain = await tiny.engine([]);
+      const spec = await tiny.engine(CONFIGS.fusion);
+      let accepted = 0;
+      for (const [i, prompt] of TINY_PROMPTS.entries()) {
+        const s = { ...sampling, seed: sampling.seed + i };
+        const ids = tiny.tokenizer().encode(prompt);
+        const expected = await plain.generate({
+          prompt: ids,
+          maxNewTokens: 48,
+          sampling: s,
+          speculate: false,
+          logprobs: 3,
+        });
+        for (let round = 0; round < 2; round++) {
+          const streamed: number[] = [];
+          const got = await spec.generate({
+            prompt: ids,
+            maxNewTokens: 48,
+            sampling: s,
+            speculate: true,
+            logprobs: 3,
+            onTokens: (tokens, lp) => {
+              expect(lp?.logprobs.length).toBe(tokens.length);
+              streamed.push(...(lp?.logprobs ?? []));
+            },
+          });
+          accepted += got.stats.acceptedTokens;
+          expect([...got.tokens]).toEqual([...expected.tokens]);
+          const e = expected.logprobs!;
+          const g = got.logprobs!;
+          expect(g.top).toBe(3);
+          expect(g.logprobs.length).toBe(got.tokens.length);
+          expect(streamed).toEqual([...g.logprobs]);
+          // The same distribution; tree and one-node passes differ only in float rounding.
+          for (let t = 0; t < g.logprobs.length; t++) {
+            expect(g.logprobs[t]).toBeLessThanOrEqual(0);
+            expect(Math.abs(g.logprobs[t] - e.logprobs[t]), `prompt ${i} token ${t}`).toBeLessThan(1e-4);
+          }
+          expect([...g.topIds]).toEqual([...e.topIds]);
+          for (let t = 0; t < g.topLogprobs.length; t++)
+            expect(Math.abs(g.topLogprobs[t] - e.topLogprobs[t])).toBeLessThan(1e-4);
+          // A token among its position's alternatives has that alternative's log-probability.
+          for (let t = 0; t < g.logprobs.length; t++) {
+            const r = [...g.topIds.subarray(t * 3, t * 3 + 3)].indexOf(got.tokens[t]);
+            if (sampling === GREEDY) expect(r).toBe(0);
+            if (r >= 0) expect(Math.abs(g.topLogprobs[t * 3 + r] - g.logprobs[t])).toBeLessThan(1e-4);
+          }
+        }
+      }
+      expect(accepted).toBeGreaterThan(0);
+    });
+  }
+
+  it('are refused with a stable code when out of range, before any work', async () => {
+    const engine = await tiny.engine(CONFIGS.fusion);
+    const prompt = tiny.tokenizer().encode(TINY_PROMPTS[0]);
+    for (const bad of [-1, 1.5, 21, Number.NaN]) {
+      await expect(
+        engine.generate({ prompt, maxNewTokens: 4, sampling: GREEDY, speculate: true, logprobs: bad }),
+      ).rejects.toMatchObject({ code: 'CANOPY_ERR_INVALID_ARGUMENT' });
+    }
+  });
+});

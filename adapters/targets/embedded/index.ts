@@ -57,6 +57,7 @@ export async function createEmbeddedTarget(options: EmbeddedTargetOptions): Prom
       maxTopK: Math.min(MAX_TOP_K, manifest.vocabSize),
       hiddenStates: true,
       skipLayers: runner.canSkipLayers,
+      logprobs: true,
     }),
   });
   const shape: SessionShape = {

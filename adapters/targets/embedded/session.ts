@@ -154,19 +154,43 @@ export class EmbeddedSession implements TargetSession {
     depths: Int32Array,
     out: PassOutputs,
     logits: Float32Array | undefined,
+    options: PassOptions | undefined,
   ): PassResult {
     let chosen = out.argmax;
     if (!chosen) {
       chosen = new Int32Array(tree.tokens.length);
       this.#chooser?.choose(tree.tokens, tree.parents, depths, logits!, this.#length, chosen);
     }
+    const k = options?.topK ?? 0;
     return {
       chosen,
-      topKIds: out.topKIds,
-      topKLogprobs: out.topKLogprobs,
+      topKIds: k > 0 ? out.topKIds : undefined,
+      topKLogprobs: k > 0 ? out.topKLogprobs : undefined,
+      chosenLogprobs: options?.logprobs ? this.#chosenLogprobs(chosen, out, logits) : undefined,
       hidden: out.hidden,
       queuedMs: out.queuedMs,
     };
+  }
+
+  /**
+   * The raw log-probability of each chosen token. Greedy choices are the
+   * argmax, whose log-probability is the top-1 entry the graph computed (an
+   * argmax that differs from top-1 is tied with it, so the value is the same);
+   * sampled or penalised choices read the raw logits.
+   */
+  #chosenLogprobs(chosen: Int32Array, out: PassOutputs, logits: Float32Array | undefined): Float32Array {
+    const n = chosen.length;
+    const result = new Float32Array(n).fill(Number.NaN);
+    if (logits) {
+      const v = this.#shape.vocabSize;
+      for (let i = 0; i < n; i++) {
+        if (chosen[i] >= 0) result[i] = logSoftmaxAt(logits.subarray(i * v, (i + 1) * v), chosen[i]);
+      }
+    } else if (out.topKLogprobs) {
+      const width = out.topKLogprobs.length / n;
+      for (let i = 0; i < n; i++) result[i] = out.topKLogprobs[i * width];
+    }
+    return result;
   }
 
   #logitsBuffer(n: number): Float32Array {
@@ -192,13 +216,14 @@ export class EmbeddedSession implements TargetSession {
       rows: 'all',
       argmax: !this.#chooser,
       logitsInto: logits,
-      topK: options?.topK ?? 0,
+      // A greedy choice's log-probability is the graph's top-1 entry.
+      topK: Math.max(options?.topK ?? 0, options?.logprobs && !logits ? 1 : 0),
       hiddenLayers: options?.hiddenLayers ?? [],
     });
     if (this.#closed)
       throw new CanopyError('CANOPY_ERR_SESSION_CLOSED', 'the target session was closed during the pass');
     this.#pending = { tokens: tree.tokens.slice(), parents: tree.parents.slice() };
-    return this.#result(tree, depths, out, logits);
+    return this.#result(tree, depths, out, logits, options);
   }
 
   accept(path: Int32Array, nextRoot: number): void {
@@ -252,4 +277,13 @@ export class EmbeddedSession implements TargetSession {
     this.#cache.release();
     this.#onClose(this);
   }
+}
+
+/** log softmax(row)[id], in float64. */
+function logSoftmaxAt(row: Float32Array, id: number): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let j = 0; j < row.length; j++) if (row[j] > max) max = row[j];
+  let sum = 0;
+  for (let j = 0; j < row.length; j++) sum += Math.exp(row[j] - max);
+  return row[id] - max - Math.log(sum);
 }

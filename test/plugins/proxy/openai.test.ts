@@ -109,6 +109,115 @@ describe('OpenAI chat completions through the openai client', () => {
     });
   });
 
+  it('returns plain decoding’s log-probabilities per token, streamed and not', async () => {
+    const { plain } = get();
+    const prompt = plain.tokenizer.encodeChat(messages);
+    const expected = await plain.engine.generate({
+      prompt,
+      maxNewTokens: 24,
+      sampling: GREEDY,
+      speculate: false,
+      logprobs: 2,
+    });
+    const chat = await client().chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 24,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const content = chat.choices[0].logprobs?.content ?? [];
+    expect(content).toHaveLength(expected.tokens.length);
+    expect(chat.usage?.completion_tokens).toBe(content.length);
+    for (const [t, entry] of content.entries()) {
+      const id = expected.tokens[t];
+      expect(entry.bytes).toEqual([...plain.tokenizer.tokenBytes(id)]);
+      expect(entry.logprob).toBeCloseTo(expected.logprobs!.logprobs[t], 4);
+      expect(entry.top_logprobs.map((a) => a.bytes)).toEqual(
+        [...expected.logprobs!.topIds.subarray(t * 2, t * 2 + 2)].map((a) => [
+          ...plain.tokenizer.tokenBytes(a),
+        ]),
+      );
+      // Greedy: the token is the most likely one.
+      expect(entry.top_logprobs[0].logprob).toBeCloseTo(entry.logprob, 6);
+    }
+    const stream = await client().chat.completions.create({
+      model: MODEL,
+      messages,
+      max_tokens: 24,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+      stream: true,
+    });
+    const streamed = [];
+    for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    // The same tokens and alternatives; values agree to float rounding (tree shapes differ run to run).
+    const shape = (e: (typeof content)[number]) => [e.bytes, e.top_logprobs.map((a) => a.bytes)];
+    expect(streamed.map(shape)).toEqual(content.map(shape));
+    for (const [t, entry] of streamed.entries()) expect(entry.logprob).toBeCloseTo(content[t].logprob, 4);
+  });
+
+  it('gives completions OpenAI’s parallel log-probability arrays with text offsets', async () => {
+    const { plain } = get();
+    const prompt = 'Once upon a time';
+    const completion = await client().completions.create({
+      model: MODEL,
+      prompt,
+      max_tokens: 16,
+      temperature: 0,
+      logprobs: 3,
+    });
+    const lp = completion.choices[0].logprobs!;
+    expect(lp.tokens).toHaveLength(16);
+    expect(lp.token_logprobs).toHaveLength(16);
+    expect(lp.top_logprobs?.every((alternatives) => Object.keys(alternatives).length <= 3)).toBe(true);
+    expect(lp.text_offset?.[0]).toBe(0);
+    for (let t = 1; t < 16; t++)
+      expect(lp.text_offset![t]).toBe(lp.text_offset![t - 1] + lp.tokens![t - 1].length);
+    expect(lp.tokens!.join('')).toBe(
+      await plainText(plain, plain.tokenizer.encode(prompt, { addSpecial: true }), 16, GREEDY),
+    );
+    const stream = await client().completions.create({
+      model: MODEL,
+      prompt,
+      max_tokens: 16,
+      temperature: 0,
+      logprobs: 3,
+      stream: true,
+    });
+    const offsets: number[] = [];
+    const values: number[] = [];
+    for await (const chunk of stream) {
+      offsets.push(...(chunk.choices[0]?.logprobs?.text_offset ?? []));
+      values.push(...(chunk.choices[0]?.logprobs?.token_logprobs ?? []));
+    }
+    expect(offsets).toEqual(lp.text_offset);
+    expect(values).toHaveLength(16);
+    for (const [t, v] of values.entries()) expect(v).toBeCloseTo(lp.token_logprobs![t], 4);
+  });
+
+  it('refuses log-probability requests it cannot answer, with a stable code', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ top_logprobs: 2 }, 'top_logprobs'],
+      [{ logprobs: true, top_logprobs: 21 }, 'top_logprobs'],
+      [{ logprobs: true, top_logprobs: -1 }, 'top_logprobs'],
+    ];
+    for (const [extra, field] of cases) {
+      const error = await client()
+        .chat.completions.create({ model: MODEL, messages, max_tokens: 4, ...extra })
+        .catch((e: unknown) => e);
+      expect(error, JSON.stringify(extra)).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('CANOPY_ERR_INVALID_ARGUMENT');
+      expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain(field);
+    }
+    const legacy = await client()
+      .completions.create({ model: MODEL, prompt: 'x', max_tokens: 4, logprobs: 99 })
+      .catch((e: unknown) => e);
+    expect((legacy as InstanceType<typeof OpenAI.APIError>).code).toBe('CANOPY_ERR_INVALID_ARGUMENT');
+  });
+
   it('lists the served models', async () => {
     const models = await client().models.list();
     expect(models.data.map((m) => m.id)).toEqual([MODEL]);

@@ -4,6 +4,7 @@
  * the shipped EAGLE head in it, emit exactly the tokens of plain decoding,
  * greedy and seeded, on real chat prompts. Each prompt runs twice so the
  * second run meets learned state (recycling rows, past outputs, calibration).
+ * The tokens' log-probabilities match plain decoding's up to float rounding.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL } from '../../adapters/model-store/index.js';
@@ -63,5 +64,40 @@ describe.runIf(process.env.CANOPY_MODEL_TESTS === '1')('lossless on SmolLM2-135M
         if (drafters?.some((d) => d.name === 'eagle')) expect(eagleRan).toBeGreaterThan(0);
       });
     }
+  }
+
+  for (const [mode, sampling] of [
+    ['greedy', GREEDY],
+    ['seeded', SEEDED],
+  ] as const) {
+    it(`the default fusion, ${mode}: the plain tokens' log-probabilities`, { timeout: 300_000 }, async () => {
+      const spec = await openModelHost({ model: DEFAULT_MODEL });
+      hosts.push(spec);
+      let largest = 0;
+      let accepted = 0;
+      for (const [i, question] of QUESTIONS.entries()) {
+        const prompt = plain.tokenizer.encodeChat([{ role: 'user', content: question }]);
+        const request = {
+          prompt,
+          maxNewTokens: 48,
+          sampling: { ...sampling, seed: sampling.seed + i },
+          logprobs: 5,
+        };
+        const expected = await plain.engine.generate({ ...request, speculate: false });
+        const got = await spec.engine.generate({ ...request, speculate: true });
+        accepted += got.stats.acceptedTokens;
+        expect([...got.tokens], `prompt ${i}`).toEqual([...expected.tokens]);
+        const e = expected.logprobs!;
+        const g = got.logprobs!;
+        for (let t = 0; t < g.logprobs.length; t++) {
+          largest = Math.max(largest, Math.abs(g.logprobs[t] - e.logprobs[t]));
+          for (let r = 0; r < 5; r++)
+            largest = Math.max(largest, Math.abs(g.topLogprobs[t * 5 + r] - e.topLogprobs[t * 5 + r]));
+        }
+      }
+      expect(accepted).toBeGreaterThan(0);
+      // Tree and one-node passes differ only in float rounding.
+      expect(largest).toBeLessThan(1e-3);
+    });
   }
 });

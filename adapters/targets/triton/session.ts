@@ -259,6 +259,7 @@ export class TritonSession implements TritonTargetSession {
       ...(sampling ? { sampling } : {}),
       topK: options.topK ?? 0,
       hiddenLayers: options.hiddenLayers ?? [],
+      ...(options.logprobs && !(flags & FLAG_SCRATCH) ? { logprobs: true } : {}),
     };
   }
 
@@ -327,6 +328,9 @@ function checkExtras(info: TargetInfo, options: DraftPassOptions, kind: 'step' |
   const topK = options.topK ?? 0;
   if (!Number.isInteger(topK) || topK < 0 || topK > caps.maxTopK) {
     throw new CanopyError('CANOPY_ERR_TARGET_UNSUPPORTED', `topK ${topK} is outside [0, ${caps.maxTopK}]`);
+  }
+  if (options.logprobs && !caps.logprobs) {
+    throw new CanopyError('CANOPY_ERR_TARGET_UNSUPPORTED', 'this Triton model does not return log-probabilities');
   }
   const layers = options.hiddenLayers ?? [];
   if (layers.length > 0 && !caps.hiddenStates) {

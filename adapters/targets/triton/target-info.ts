@@ -57,6 +57,8 @@ export function targetInfoFromConfig(config: ModelConfig, overrides: TargetInfoO
       maxTopK: overrides.capabilities?.maxTopK ?? (hasTopK ? int('max_top_k', 0) : 0),
       hiddenStates: overrides.capabilities?.hiddenStates ?? outputs.has('hidden'),
       skipLayers: overrides.capabilities?.skipLayers ?? inputs.has('skip_layers'),
+      logprobs:
+        overrides.capabilities?.logprobs ?? (inputs.has('return_logprobs') && outputs.has('chosen_logprobs')),
     }),
   };
   return Object.freeze(info);

@@ -30,6 +30,8 @@ export interface WireOp {
   readonly sampling?: SamplingParams;
   readonly topK: number;
   readonly hiddenLayers: readonly number[];
+  /** Ask for the log-probability of each chosen token (`chosen_logprobs`). */
+  readonly logprobs?: boolean;
 }
 
 export interface WireResult {
@@ -132,6 +134,10 @@ export function encodeBatch(
     inputs.push(tensor('return_top_k', 'INT32', Int32Array.of(topK)));
     outputs.push('topk_ids', 'topk_logprobs');
   }
+  if (ops.some((op) => op.logprobs)) {
+    inputs.push(tensor('return_logprobs', 'INT32', Int32Array.of(1)));
+    outputs.push('chosen_logprobs');
+  }
   if (hidden.size > 0) {
     inputs.push(tensor('hidden_layers', 'INT32', Int32Array.from([...hidden].sort((x, y) => x - y))));
     outputs.push('hidden');
@@ -154,6 +160,10 @@ export function decodeBatch(
   const ids = wantsTopK ? outputOf(response, 'topk_ids', 'INT32') : undefined; // [S, K]
   const logprobs = wantsTopK ? outputOf(response, 'topk_logprobs', 'FP32') : undefined; // [S, K]
   const width = ids?.shape[1] ?? 0;
+  const chosenLogprobs = request.outputs?.includes('chosen_logprobs')
+    ? outputOf(response, 'chosen_logprobs', 'FP32').data // [S]
+    : undefined;
+  if (chosenLogprobs) assertShape(chosenLogprobs.length === total, 'chosen_logprobs', response);
   const hiddenInput = request.inputs.find((t) => t.name === 'hidden_layers');
   const hiddenLayers = hiddenInput ? Array.from(hiddenInput.data as Int32Array) : [];
   const hidden = hiddenLayers.length > 0 ? outputOf(response, 'hidden', 'FP32') : undefined; // [Hn, S, H]
@@ -174,8 +184,10 @@ export function decodeBatch(
       chosen: Int32Array;
       topKIds?: Int32Array;
       topKLogprobs?: Float32Array;
+      chosenLogprobs?: Float32Array;
       hidden?: Map<number, Float32Array>;
     } = { chosen: chosen.subarray(start, end) };
+    if (op.logprobs && chosenLogprobs) pass.chosenLogprobs = chosenLogprobs.subarray(start, end);
     if (op.topK > 0 && ids && logprobs) {
       pass.topKIds = columns(ids.data, start, end, width, op.topK);
       pass.topKLogprobs = columns(logprobs.data, start, end, width, op.topK);

@@ -221,6 +221,49 @@ export function describeTargetConformance(
       },
     );
 
+    for (const [mode, sampling] of [
+      ['greedy', GREEDY],
+      ['seeded sampling', SAMPLED],
+    ] as const) {
+      it(`returns the raw log-probability of each chosen token, as plain decoding of its path does (${mode})`, async (ctx) => {
+        if (!target.info.capabilities.logprobs) ctx.skip();
+        const prompt = prompts[0];
+        const rand = seeded(11);
+        const chain = await continuation(prompt, sampling, 3);
+        const tree = randomTree(rand, prompt[prompt.length - 1], 8, target.info.vocabSize, chain);
+        const s = await target.open(prompt, { sampling });
+        const result = await s.step(tree, { topK: TOP_K, logprobs: true });
+        await s.close();
+        const lp = result.chosenLogprobs!;
+        expect(lp).toHaveLength(tree.tokens.length);
+        let compared = 0;
+        for (let i = 0; i < tree.tokens.length; i++) {
+          if (result.chosen[i] < 0) {
+            expect(lp[i]).toBeNaN();
+            continue;
+          }
+          expect(lp[i]).toBeLessThanOrEqual(0);
+          // The chosen id's entry among the raw top-k, when it is there; greedy: it is the first.
+          const r = Array.from(result.topKIds!.subarray(i * TOP_K, (i + 1) * TOP_K)).indexOf(
+            result.chosen[i],
+          );
+          if (sampling === GREEDY) expect(r).toBe(0);
+          if (r >= 0) expect(Math.abs(result.topKLogprobs![i * TOP_K + r] - lp[i])).toBeLessThanOrEqual(1e-5);
+          const path = pathOf(tree, i);
+          const ref = await plainAlong(
+            prompt,
+            sampling,
+            path.slice(1).map((j) => tree.tokens[j]),
+            { logprobs: true },
+          );
+          expect(ref.chosen[0]).toBe(result.chosen[i]);
+          expect(Math.abs(ref.chosenLogprobs![0] - lp[i]), `node ${i}`).toBeLessThanOrEqual(tol);
+          compared++;
+        }
+        expect(compared).toBeGreaterThan(1);
+      });
+    }
+
     it('returns hidden states of a tree node equal to plain decoding of its path', async (ctx) => {
       if (!target.info.capabilities.hiddenStates) ctx.skip();
       const prompt = prompts[0];

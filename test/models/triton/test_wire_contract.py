@@ -147,6 +147,43 @@ def test_only_the_outputs_asked_for_come_back(lm, sid):
     assert set(lm.raw(build_inputs([Work(sid, [PROMPT[-1], 5])]), outputs=["chosen", "hidden"])) == {"chosen"}
 
 
+def test_greedy_chosen_logprobs_are_the_top_entry_and_open_rows_have_none(lm, sid):
+    r = lm.call(opening(sid, PROMPT), return_logprobs=True)
+    assert r["chosen_logprobs"].dtype == np.float32 and np.all(np.isnan(r["chosen_logprobs"]))
+    r = lm.call(Work(sid, [PROMPT[-1], 5, 6, 8], parents=[-1, 0, 0, 1]), return_top_k=4, return_logprobs=True)
+    assert r["chosen_logprobs"].shape == (4,)
+    assert np.allclose(r["chosen_logprobs"], r["topk_logprobs"][:, 0], atol=1e-6)
+    # Without top-k in the request the value is the same (the graph's top-1).
+    lm.call(opening(sid + "-alone", PROMPT))
+    alone = lm.call(Work(sid + "-alone", [PROMPT[-1], 5, 6, 8], parents=[-1, 0, 0, 1]), return_logprobs=True)
+    assert "topk_ids" not in alone
+    assert np.allclose(alone["chosen_logprobs"], r["chosen_logprobs"], atol=1e-5)
+
+
+def test_sampled_chosen_logprobs_are_the_raw_distributions(lm, sid, manifest):
+    sampling = {"temperature": 0.9, "top_p": 0.95, "repetition_penalty": 1.3, "seed": 5}
+    plain_sid = sid + "-plain"
+    lm.call(opening(plain_sid, PROMPT, **sampling))
+    root, keep, plain, plain_lp = PROMPT[-1], [], [], []
+    for _ in range(4):
+        r = lm.call(Work(plain_sid, [root], keep=keep), return_top_k=min(64, manifest["vocabSize"]),
+                    return_logprobs=True)
+        root, keep = int(r["chosen"][0]), [0]
+        plain.append(root)
+        plain_lp.append(float(r["chosen_logprobs"][0]))
+        # The raw distribution: the chosen id's entry among the raw top-k when it is there.
+        hit = np.flatnonzero(r["topk_ids"][0] == root)
+        if hit.size:
+            assert abs(r["topk_logprobs"][0][hit[0]] - plain_lp[-1]) < 1e-4
+    tokens, parents, on_path = path_tree(PROMPT[-1], plain[:3], manifest["vocabSize"])
+    lm.call(opening(sid, PROMPT, **sampling))
+    r = lm.call(Work(sid, tokens, parents), return_logprobs=True)
+    chosen, lp = r["chosen"], r["chosen_logprobs"]
+    assert chosen[on_path].tolist() == plain
+    assert np.allclose(lp[on_path], plain_lp, atol=1e-4)
+    assert np.all(np.isnan(lp[chosen < 0])) and np.all(lp[chosen >= 0] <= 0)
+
+
 def test_each_session_reports_its_own_compute_time(lm, sid, manifest):
     """compute_ms [B]: the model's time on each session's work, so clients can tell their wait apart."""
     long = [3 + i % (manifest["vocabSize"] - 3) for i in range(min(400, manifest["maxContext"] - 8))]

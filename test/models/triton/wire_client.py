@@ -45,7 +45,8 @@ _SAMPLING_TYPES = {"top_k": np.int32, "seed": np.uint64}
 
 
 def build_inputs(work: Sequence[Work], return_top_k: int = 0, hidden_layers: Sequence[int] = (),
-                 skip_layers: Sequence[int] = (), overrides: Optional[dict] = None) -> dict:
+                 skip_layers: Sequence[int] = (), overrides: Optional[dict] = None,
+                 return_logprobs: bool = False) -> dict:
     """The request's input arrays by name; `overrides` replaces or adds raw arrays (None removes one)."""
     arrays = {
         "session_id": np.array([w.session.encode() for w in work], dtype=object),
@@ -62,6 +63,8 @@ def build_inputs(work: Sequence[Work], return_top_k: int = 0, hidden_layers: Seq
             arrays[name] = np.array([w.sampling.get(name, default) for w in work], dtype)
     if return_top_k:
         arrays["return_top_k"] = np.array([return_top_k], np.int32)
+    if return_logprobs:
+        arrays["return_logprobs"] = np.array([1], np.int32)
     if hidden_layers:
         arrays["hidden_layers"] = np.array(hidden_layers, np.int32)
     if skip_layers:

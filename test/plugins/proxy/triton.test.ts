@@ -183,6 +183,39 @@ describe.runIf(ENABLED)('canopy before a real Triton server', () => {
     expect(text).toBe(reference);
   });
 
+  it('returns plain decoding’s log-probabilities from the Triton-backed model, sampled with a seed', async () => {
+    const client = new OpenAI({ baseURL: `${canopy.http}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const messages = [{ role: 'user' as const, content: 'Name three rivers.' }];
+    const sampling = { ...GREEDY, temperature: 0.8, topP: 0.95, seed: 7 };
+    const reference = await direct.engine.generate({
+      prompt: direct.tokenizer.encodeChat(messages),
+      maxNewTokens: 24,
+      sampling,
+      speculate: false,
+      logprobs: 2,
+    });
+    const chat = await client.chat.completions.create({
+      model: 'canopy_lm',
+      messages,
+      max_tokens: 24,
+      temperature: 0.8,
+      top_p: 0.95,
+      seed: 7,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const content = chat.choices[0].logprobs?.content ?? [];
+    expect(content.map((e) => e.bytes)).toEqual(
+      [...reference.tokens].map((id) => [...direct.tokenizer.tokenBytes(id)]),
+    );
+    for (const [t, entry] of content.entries()) {
+      expect(entry.logprob).toBeCloseTo(reference.logprobs!.logprobs[t], 3);
+      expect(entry.top_logprobs).toHaveLength(2);
+      expect(entry.top_logprobs[0].logprob).toBeCloseTo(reference.logprobs!.topLogprobs[t * 2], 3);
+    }
+    expect((chat as unknown as { canopy: { steps: number } }).canopy.steps).toBeGreaterThan(0);
+  });
+
   it('passes canopy_lm’s own wire requests through, HTTP and gRPC alike', async () => {
     for (const url of [canopy.http, canopy.grpc!]) {
       const target = await createTritonTarget({ url });

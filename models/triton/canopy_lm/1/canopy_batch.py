@@ -32,6 +32,7 @@ class Outputs:
         self.topk_ids = np.full((s, k), -1, np.int32)  # [S, k]
         self.topk_logprobs = np.zeros((s, k), np.float32)  # [S, k]
         self.hidden = np.zeros((req.hidden_layers.size, s, hidden_size), np.float32)  # [Hn, S, H]
+        self.chosen_logprobs = np.full(s, np.nan, np.float32)  # [S]
         self.session_length = np.zeros(len(req.ops), np.int32)  # [B]
         self.compute_ms = np.zeros(len(req.ops), np.float32)  # [B]
 
@@ -42,6 +43,8 @@ class Outputs:
             out["topk_logprobs"] = self.topk_logprobs
         if req.hidden_layers.size:
             out["hidden"] = self.hidden
+        if req.return_logprobs:
+            out["chosen_logprobs"] = self.chosen_logprobs
         return out
 
 
@@ -135,7 +138,9 @@ def _step(op: SessionOp, session: Session, runner: Runner, out: Outputs, req: Wi
     # Plain greedy reads the graph's argmax (first maximum, as the sampler's) and skips the [n, V] logits.
     argmax = runner.has_argmax and _plain_greedy(sampling)
     hidden_names = [runner.hidden_name(int(layer)) for layer in req.hidden_layers]
-    names = ["argmax" if argmax else "logits"] + (["topk_ids", "topk_logprobs"] if req.return_top_k else [])
+    # A greedy choice's log-probability is the graph's top-1 entry (the graph always computes k >= 1).
+    top = req.return_top_k or (argmax and req.return_logprobs)
+    names = ["argmax" if argmax else "logits"] + (["topk_ids", "topk_logprobs"] if top else [])
     names += hidden_names
     if not op.scratch:
         names += runner.present_names()
@@ -153,12 +158,28 @@ def _step(op: SessionOp, session: Session, runner: Runner, out: Outputs, req: Wi
     if req.return_top_k:
         out.topk_ids[rows] = res["topk_ids"]
         out.topk_logprobs[rows] = res["topk_logprobs"]
+    if req.return_logprobs:
+        if argmax:
+            # An argmax that differs from top-1 is tied with it: the same log-probability.
+            out.chosen_logprobs[rows] = res["topk_logprobs"][:, 0]
+        else:
+            out.chosen_logprobs[rows] = _chosen_logprobs(res["logits"], out.chosen[rows])
     for h, name in enumerate(hidden_names):
         out.hidden[h, rows] = res[name]
     if not op.scratch:
         session.pending = PendingTree(op.tokens.copy(), op.parents.copy(),
                                       [res[f"present_key_{i}"] for i in range(layers)],
                                       [res[f"present_value_{i}"] for i in range(layers)])
+
+
+def _chosen_logprobs(logits: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """[n] float32: log softmax(logits[i])[chosen[i]] in float64 (the raw distribution); NaN where chosen is -1."""
+    out = np.full(chosen.shape[0], np.nan, np.float32)
+    for i in np.flatnonzero(chosen >= 0):
+        row = logits[i].astype(np.float64)
+        top = row.max()
+        out[i] = row[chosen[i]] - top - np.log(np.exp(row - top).sum())
+    return out
 
 
 def run_request(req: WireRequest, store: SessionStore, runner: Runner, cfg: BatchConfig) -> dict:

@@ -15,15 +15,23 @@ function config(overrides: Partial<ModelConfig> = {}): ModelConfig {
     platform: '',
     backend: 'python',
     maxBatchSize: 0,
-    inputs: ['session_id', 'flags', 'node_count', 'tokens', 'parents', 'keep', 'skip_layers'].map((n) =>
-      t(n),
-    ),
+    inputs: [
+      'session_id',
+      'flags',
+      'node_count',
+      'tokens',
+      'parents',
+      'keep',
+      'skip_layers',
+      'return_logprobs',
+    ].map((n) => t(n)),
     outputs: [
       t('chosen'),
       t('session_length'),
       t('topk_ids'),
       t('topk_logprobs', 'FP32'),
       t('hidden', 'FP32'),
+      t('chosen_logprobs', 'FP32'),
     ],
     parameters: {
       model_name: 'smollm2-135m-instruct',
@@ -47,7 +55,7 @@ describe('Triton target info', () => {
       maxContext: 8192,
       numLayers: 30,
       hiddenSize: 576,
-      capabilities: { maxTopK: 64, hiddenStates: true, skipLayers: true },
+      capabilities: { maxTopK: 64, hiddenStates: true, skipLayers: true, logprobs: true },
     });
   });
 
@@ -58,7 +66,12 @@ describe('Triton target info', () => {
         outputs: [t('chosen'), t('session_length')],
       }),
     );
-    expect(info.capabilities).toEqual({ maxTopK: 0, hiddenStates: false, skipLayers: false });
+    expect(info.capabilities).toEqual({
+      maxTopK: 0,
+      hiddenStates: false,
+      skipLayers: false,
+      logprobs: false,
+    });
   });
 
   it('names the missing or malformed parameter', () => {

@@ -170,6 +170,34 @@ describe('canopy_lm flat batch layout', () => {
     expect(short.map((r) => r.computeMs)).toEqual([undefined, undefined]);
   });
 
+  it('asks for chosen log-probabilities when a session does, and hands them only to the sessions that asked', () => {
+    expect(encodeBatch('m', [stepA, stepC]).outputs).not.toContain('chosen_logprobs');
+    expect(input(encodeBatch('m', [stepA, stepC]), 'return_logprobs')).toBeUndefined();
+    const asking = { ...stepC, logprobs: true };
+    const request = encodeBatch('m', [stepA, asking]);
+    expect(request.outputs).toContain('chosen_logprobs');
+    expect([...(input(request, 'return_logprobs') as Int32Array)]).toEqual([1]);
+    const outputs = [
+      tensor('chosen', 'INT32', i32(1, 2, 3, 6, 7)),
+      tensor('session_length', 'INT32', i32(9, 5)),
+      tensor('topk_ids', 'INT32', new Int32Array(5 * 3), [5, 3]),
+      tensor('topk_logprobs', 'FP32', new Float32Array(5 * 3), [5, 3]),
+      tensor('hidden', 'FP32', new Float32Array(2 * 5 * 4), [2, 5, 4]),
+    ];
+    const results = decodeBatch(request, [stepA, asking], {
+      model: 'm',
+      outputs: [...outputs, tensor('chosen_logprobs', 'FP32', Float32Array.of(-1, -2, -3, -0.5, -0.25))],
+    });
+    expect(results[0]!.pass.chosenLogprobs).toBeUndefined();
+    expect([...results[1]!.pass.chosenLogprobs!]).toEqual([-0.5, -0.25]);
+    // Asked and missing or misshaped: the answer is not the model's contract.
+    for (const bad of [[], [tensor('chosen_logprobs', 'FP32', Float32Array.of(-1))]]) {
+      expect(() =>
+        decodeBatch(request, [stepA, asking], { model: 'm', outputs: [...outputs, ...bad] }),
+      ).toThrow(expect.objectContaining({ code: 'CANOPY_ERR_UPSTREAM_PROTOCOL' }));
+    }
+  });
+
   it('refuses an answer whose sizes do not match the request', () => {
     const request = encodeBatch('m', [openB]);
     const response = {

@@ -2,7 +2,8 @@
  * `canopy generate --prompt TEXT [--chat] [--max-new-tokens N] [--drafters none|LIST] [--json] ...`:
  * one generation on the embedded default (or a Triton server with --target).
  * Text streams to stdout as it is generated; with --json one object is printed
- * at the end instead.
+ * at the end instead (with --logprobs N, each token's log-probability and its
+ * N most likely alternatives too).
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -29,7 +30,8 @@ const HELP = `usage: canopy generate --prompt TEXT [options]
   --model NAME           prepared model (default ${DEFAULT_MODEL})
   --target URL           verify on a Triton server (http://HOST:PORT or grpc://HOST:PORT) instead of in process
   --triton-model NAME    the Triton model (default canopy_lm)
-  --json                 print { text, tokens, finishReason, stats } as JSON`;
+  --logprobs N           with --json: each token's log-probability and its N most likely alternatives (0-20)
+  --json                 print { text, tokens, finishReason, stats } as JSON (and logprobs when asked)`;
 
 export const generateCommand: Command = {
   name: 'generate',
@@ -49,6 +51,7 @@ export const generateCommand: Command = {
         target: { type: 'string' },
         'triton-model': { type: 'string' },
         json: { type: 'boolean', default: false },
+        logprobs: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         ...SAMPLING_FLAGS,
       },
@@ -67,6 +70,10 @@ export const generateCommand: Command = {
       );
     }
     const budget = numberFlag('budget', values.budget, true);
+    const logprobs = numberFlag('logprobs', values.logprobs, true);
+    if (logprobs !== undefined && !values.json) {
+      throw new CanopyError('CANOPY_ERR_INVALID_ARGUMENT', '--logprobs needs --json');
+    }
     const sampling = samplingFromFlags(values);
     const drafters = draftersFromFlag(values.drafters);
     const target = targetFromFlag(values.target, values['triton-model']);
@@ -96,6 +103,7 @@ export const generateCommand: Command = {
         stop,
         speculate: drafters !== null,
         maxBudget: budget,
+        logprobs,
         onTokens: stream
           ? (tokens) => {
               for (const id of tokens) process.stdout.write(decoder.push(id));
@@ -105,8 +113,25 @@ export const generateCommand: Command = {
       const text = outputText(tokenizer, result);
       const stats = summarize(result.stats);
       if (values.json) {
+        const lp = result.logprobs;
+        const perToken = lp
+          ? [...result.tokens].map((id, t) => ({
+              id,
+              logprob: lp.logprobs[t],
+              top: Array.from({ length: lp.top }, (_, r) => ({
+                id: lp.topIds[t * lp.top + r],
+                logprob: lp.topLogprobs[t * lp.top + r],
+              })),
+            }))
+          : undefined;
         console.log(
-          JSON.stringify({ text, tokens: [...result.tokens], finishReason: result.finishReason, stats }),
+          JSON.stringify({
+            text,
+            tokens: [...result.tokens],
+            finishReason: result.finishReason,
+            stats,
+            ...(perToken ? { logprobs: perToken } : {}),
+          }),
         );
       } else {
         if (stream) process.stdout.write(`${decoder.flush()}\n`);

@@ -47,7 +47,26 @@ describe('canopy generate', () => {
     expect(spec.tokens).toEqual(plain.tokens);
   });
 
+  it('prints each token’s log-probability and alternatives, the same with and without speculation', async () => {
+    const flags = ['--prompt', 'one two three one two three one two', '--logprobs', '2'];
+    const plain = (await generateJson(...flags, '--drafters', 'none')) as unknown as {
+      tokens: number[];
+      logprobs: { id: number; logprob: number; top: { id: number; logprob: number }[] }[];
+    };
+    out.length = 0;
+    const spec = (await generateJson(...flags)) as unknown as typeof plain;
+    expect(spec.tokens).toEqual(plain.tokens);
+    expect(spec.logprobs.map((e) => e.id)).toEqual(spec.tokens);
+    for (const [t, e] of spec.logprobs.entries()) {
+      expect(e.top).toHaveLength(2);
+      expect(e.top[0].id).toBe(e.id); // greedy: the most likely token
+      expect(e.logprob).toBeCloseTo(plain.logprobs[t].logprob, 4);
+    }
+  });
+
   it.each([
+    [['--json', '--logprobs', '21'], 'CANOPY_ERR_INVALID_ARGUMENT'],
+    [['--logprobs', '2'], 'CANOPY_ERR_INVALID_ARGUMENT'],
     [['--drafters', 'nope'], 'CANOPY_ERR_UNKNOWN_DRAFTER'],
     [['--drafters', 'ngram,,recycling'], 'CANOPY_ERR_UNKNOWN_DRAFTER'],
     [['--budget', '0'], 'CANOPY_ERR_BUDGET_OUT_OF_RANGE'],

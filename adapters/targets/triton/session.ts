@@ -330,7 +330,10 @@ function checkExtras(info: TargetInfo, options: DraftPassOptions, kind: 'step' |
     throw new CanopyError('CANOPY_ERR_TARGET_UNSUPPORTED', `topK ${topK} is outside [0, ${caps.maxTopK}]`);
   }
   if (options.logprobs && !caps.logprobs) {
-    throw new CanopyError('CANOPY_ERR_TARGET_UNSUPPORTED', 'this Triton model does not return log-probabilities');
+    throw new CanopyError(
+      'CANOPY_ERR_TARGET_UNSUPPORTED',
+      'this Triton model does not return log-probabilities',
+    );
   }
   const layers = options.hiddenLayers ?? [];
   if (layers.length > 0 && !caps.hiddenStates) {

@@ -324,6 +324,12 @@ class LogprobRecorder {
     for (let j = 0; j < count; j++) {
       const node = accepted[j];
       const at = start + j;
+      if (Number.isNaN(chosen[node])) {
+        throw new CanopyError(
+          'CANOPY_ERR_INTERNAL',
+          `the target returned no log-probability for node ${node}`,
+        );
+      }
       this.#logprobs[at] = chosen[node];
       for (let r = 0; r < top; r++) {
         this.#topIds[at * top + r] = (ids as Int32Array)[node * width + r];

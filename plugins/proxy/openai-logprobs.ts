@@ -7,14 +7,14 @@
  * Every generated token has an entry, special tokens such as the end of
  * turn included (their text is the token's own spelling).
  */
-import type { Tokenizer } from '../../adapters/tokenizer/index.js';
+import type { StreamDecoder, Tokenizer } from '../../adapters/tokenizer/index.js';
 import type { TokenLogprobs } from '../../engine/index.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 /** JSON has no -Infinity: a zero probability is reported as OpenAI's floor. */
 const FLOOR = -9999;
-const finite = (x: number): number => (Number.isFinite(x) ? x : FLOOR);
+const finite = (x: number): number => (x === Number.NEGATIVE_INFINITY ? FLOOR : x);
 
 const tokenText = (tokenizer: Tokenizer, id: number): string => utf8.decode(tokenizer.tokenBytes(id));
 
@@ -36,34 +36,46 @@ export function chatLogprobs(tokenizer: Tokenizer, tokens: Int32Array, lp: Token
 }
 
 /**
- * Completions: `choices[i].logprobs` for `tokens`; `offset` is the character
- * offset of the first token's text in the answer, and the return value's
- * `end` where the next piece starts.
+ * Where each token's text starts in the answer, across the chunks of one
+ * answer: the answer's text is its tokens' bytes decoded together, so a
+ * token that ends inside a character adds nothing until the token that
+ * completes it.
  */
-export function completionLogprobs(tokenizer: Tokenizer, tokens: Int32Array, lp: TokenLogprobs, offset = 0) {
+export interface TextCursor {
+  at: number;
+  readonly decoder: StreamDecoder;
+}
+
+export function textCursor(tokenizer: Tokenizer): TextCursor {
+  return { at: 0, decoder: tokenizer.createStreamDecoder({ skipSpecial: true }) };
+}
+
+/** Completions: `choices[i].logprobs` for `tokens`, the next tokens of the answer `cursor` follows. */
+export function completionLogprobs(
+  tokenizer: Tokenizer,
+  tokens: Int32Array,
+  lp: TokenLogprobs,
+  cursor: TextCursor,
+) {
   const texts: string[] = [];
   const offsets: number[] = [];
   const top: Record<string, number>[] = [];
-  let at = offset;
   for (let t = 0; t < tokens.length; t++) {
-    const text = tokenText(tokenizer, tokens[t]);
-    texts.push(text);
-    offsets.push(at);
-    at += text.length;
-    const alternatives: Record<string, number> = {};
+    texts.push(tokenText(tokenizer, tokens[t]));
+    offsets.push(cursor.at);
+    cursor.at += cursor.decoder.push(tokens[t]).length;
+    // A Map, then own properties: an alternative spelled like "__proto__" or "toString" is a key like any other.
+    const alternatives = new Map<string, number>();
     for (let r = 0; r < lp.top; r++) {
       const key = tokenText(tokenizer, lp.topIds[t * lp.top + r]);
-      if (!(key in alternatives)) alternatives[key] = finite(lp.topLogprobs[t * lp.top + r]);
+      if (!alternatives.has(key)) alternatives.set(key, finite(lp.topLogprobs[t * lp.top + r]));
     }
-    top.push(alternatives);
+    top.push(Object.fromEntries(alternatives));
   }
   return {
-    body: {
-      tokens: texts,
-      token_logprobs: [...lp.logprobs].map(finite),
-      top_logprobs: lp.top > 0 ? top : null,
-      text_offset: offsets,
-    },
-    end: at,
+    tokens: texts,
+    token_logprobs: [...lp.logprobs].map(finite),
+    top_logprobs: lp.top > 0 ? top : null,
+    text_offset: offsets,
   };
 }

@@ -11,7 +11,7 @@ import type { TokenLogprobs } from '../../engine/index.js';
 import { readJsonObject } from './body.js';
 import type { CanopyCore } from './core.js';
 import { sendError, sendJson, statusOf } from './http-errors.js';
-import { chatLogprobs, completionLogprobs } from './openai-logprobs.js';
+import { chatLogprobs, completionLogprobs, textCursor } from './openai-logprobs.js';
 import {
   type ChatBody,
   type CompletionBody,
@@ -72,13 +72,12 @@ function handler(core: CanopyCore, kind: Kind): RequestHandler {
       sse = stream;
       const { tokenizer } = served.host;
       let first = true;
-      let textOffset = 0;
+      const cursor = textCursor(tokenizer);
       const logprobsOf = (step?: { tokens: Int32Array; logprobs: TokenLogprobs }) => {
         if (!step) return null;
-        if (chat) return chatLogprobs(tokenizer, step.tokens, step.logprobs);
-        const { body: lp, end } = completionLogprobs(tokenizer, step.tokens, step.logprobs, textOffset);
-        textOffset = end;
-        return lp;
+        return chat
+          ? chatLogprobs(tokenizer, step.tokens, step.logprobs)
+          : completionLogprobs(tokenizer, step.tokens, step.logprobs, cursor);
       };
       const piece = (
         text: string,

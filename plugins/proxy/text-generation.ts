@@ -79,7 +79,11 @@ export async function generateText(
     signal,
     onTokens: onText
       ? (tokens, logprobs) => {
-          if (stopped) return;
+          if (stopped) {
+            // The engine decides where the answer ends; its tokens' log-probabilities all go out.
+            if (logprobs) onText('', { tokens, logprobs });
+            return;
+          }
           for (const id of tokens) pending += decoder.push(id);
           const ready = streamable(pending, options.stop);
           stopped = ready.stopped;

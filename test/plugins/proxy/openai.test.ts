@@ -119,14 +119,15 @@ describe('OpenAI chat completions through the openai client', () => {
       speculate: false,
       logprobs: 2,
     });
-    const chat = await client().chat.completions.create({
+    const request = {
       model: MODEL,
       messages,
       max_tokens: 24,
       temperature: 0,
       logprobs: true,
       top_logprobs: 2,
-    });
+    };
+    const chat = await client().chat.completions.create(request);
     const content = chat.choices[0].logprobs?.content ?? [];
     expect(content).toHaveLength(expected.tokens.length);
     expect(chat.usage?.completion_tokens).toBe(content.length);
@@ -142,15 +143,7 @@ describe('OpenAI chat completions through the openai client', () => {
       // Greedy: the token is the most likely one.
       expect(entry.top_logprobs[0].logprob).toBeCloseTo(entry.logprob, 6);
     }
-    const stream = await client().chat.completions.create({
-      model: MODEL,
-      messages,
-      max_tokens: 24,
-      temperature: 0,
-      logprobs: true,
-      top_logprobs: 2,
-      stream: true,
-    });
+    const stream = await client().chat.completions.create({ ...request, stream: true });
     const streamed = [];
     for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
     // The same tokens and alternatives; values agree to float rounding (tree shapes differ run to run).

@@ -248,7 +248,8 @@ export function describeTargetConformance(
             result.chosen[i],
           );
           if (sampling === GREEDY) expect(r).toBe(0);
-          if (r >= 0) expect(Math.abs(result.topKLogprobs![i * TOP_K + r] - lp[i])).toBeLessThanOrEqual(1e-5);
+          // The graph's float32 log-softmax and the float64 one over the logits agree to rounding.
+          if (r >= 0) expect(Math.abs(result.topKLogprobs![i * TOP_K + r] - lp[i])).toBeLessThanOrEqual(tol);
           const path = pathOf(tree, i);
           const ref = await plainAlong(
             prompt,

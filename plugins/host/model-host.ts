@@ -59,14 +59,22 @@ export function createDefaultRegistry(): DrafterRegistry {
   return createDrafterRegistry(builtinDrafters);
 }
 
-function tokenBytesTable(tokenizer: Tokenizer): TokenBytes {
+/**
+ * The bytes stop strings are matched against: the text the answer shows,
+ * where special tokens (`<|im_end|>`...) have none, so a stop string that a
+ * special token splits in the token stream still ends the answer, as it does
+ * in the text the user gets and in a streamed answer.
+ */
+export function stopTextTable(tokenizer: Pick<Tokenizer, 'vocabSize' | 'tokenBytes' | 'isSpecial'>): TokenBytes {
+  const shown = (id: number) => (tokenizer.isSpecial(id) ? EMPTY : tokenizer.tokenBytes(id));
   const offsets = new Int32Array(tokenizer.vocabSize + 1);
-  for (let id = 0; id < tokenizer.vocabSize; id++)
-    offsets[id + 1] = offsets[id] + tokenizer.tokenBytes(id).length;
+  for (let id = 0; id < tokenizer.vocabSize; id++) offsets[id + 1] = offsets[id] + shown(id).length;
   const bytes = new Uint8Array(offsets[tokenizer.vocabSize]);
-  for (let id = 0; id < tokenizer.vocabSize; id++) bytes.set(tokenizer.tokenBytes(id), offsets[id]);
+  for (let id = 0; id < tokenizer.vocabSize; id++) bytes.set(shown(id), offsets[id]);
   return { bytes, offsets };
 }
+
+const EMPTY = new Uint8Array(0);
 
 async function openTarget(spec: TargetSpec, model: string): Promise<Target> {
   if (spec.kind === 'embedded') return createEmbeddedTarget({ model, threads: spec.threads });
@@ -93,7 +101,7 @@ export async function openModelHost(options: ModelHostOptions): Promise<ModelHos
       observer: options.observer,
       createStopMatcher(stop) {
         if (stop.length === 0) return undefined;
-        table ??= tokenBytesTable(tokenizer);
+        table ??= stopTextTable(tokenizer);
         return new StopStringMatcher(stop, table);
       },
     });

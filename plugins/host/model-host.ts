@@ -65,7 +65,9 @@ export function createDefaultRegistry(): DrafterRegistry {
  * special token splits in the token stream still ends the answer, as it does
  * in the text the user gets and in a streamed answer.
  */
-export function stopTextTable(tokenizer: Pick<Tokenizer, 'vocabSize' | 'tokenBytes' | 'isSpecial'>): TokenBytes {
+export function stopTextTable(
+  tokenizer: Pick<Tokenizer, 'vocabSize' | 'tokenBytes' | 'isSpecial'>,
+): TokenBytes {
   const shown = (id: number) => (tokenizer.isSpecial(id) ? EMPTY : tokenizer.tokenBytes(id));
   const offsets = new Int32Array(tokenizer.vocabSize + 1);
   for (let id = 0; id < tokenizer.vocabSize; id++) offsets[id + 1] = offsets[id] + shown(id).length;

@@ -69,8 +69,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
 
   const drafters: ActiveDrafter[] = [];
   const stop = rt.createStopMatcher?.(req.stop ?? []);
-  const logprobs =
-    req.logprobs === undefined ? undefined : new LogprobRecorder(req.logprobs, req.maxNewTokens);
+  const logprobs = req.logprobs === undefined ? undefined : new LogprobRecorder(req.logprobs);
 
   try {
     for (const d of chosenDrafters) {
@@ -160,7 +159,7 @@ export async function runSession(rt: ModelRuntime, req: GenerateRequest): Promis
         }
       }
       tokens.set(emitted, committed);
-      const stepLogprobs = logprobs?.record(tree.tokens.length, walk.accepted, emitted.length, result);
+      const stepLogprobs = logprobs?.record(walk.accepted, emitted.length, result);
       committed += emitted.length;
       generated += emitted.length;
       const done = finish !== 'length' || generated >= req.maxNewTokens || walk.finish !== null;
@@ -284,27 +283,21 @@ function drafterFailed(rt: ModelRuntime, stats: RequestStats, name: string, erro
 }
 
 /**
- * Collects the log-probabilities of the emitted tokens. The token emitted
- * j-th in a step is the target's choice at the j-th accepted node, so its
- * log-probability and alternatives are that node's.
+ * Collects the log-probabilities of the emitted tokens, step by step. The
+ * token emitted j-th in a step is the target's choice at the j-th accepted
+ * node, so its log-probability and alternatives are that node's.
  */
 class LogprobRecorder {
   readonly #top: number;
-  #length = 0;
-  #logprobs: Float32Array;
-  #topIds: Int32Array;
-  #topLogprobs: Float32Array;
+  readonly #steps: TokenLogprobs[] = [];
 
-  constructor(top: number, maxTokens: number) {
+  constructor(top: number) {
     this.#top = top;
-    const initial = Math.min(maxTokens, 256);
-    this.#logprobs = new Float32Array(initial);
-    this.#topIds = new Int32Array(initial * top);
-    this.#topLogprobs = new Float32Array(initial * top);
   }
 
-  /** Records one step's `count` emitted tokens; returns them as their own TokenLogprobs. */
-  record(nodes: number, accepted: Int32Array, count: number, result: PassResult): TokenLogprobs {
+  /** Records one step's first `count` accepted nodes; returns their values. */
+  record(accepted: Int32Array, count: number, result: PassResult): TokenLogprobs {
+    const nodes = result.chosen.length;
     const chosen = result.chosenLogprobs;
     if (!chosen || chosen.length < nodes) {
       throw new CanopyError('CANOPY_ERR_INTERNAL', 'the target returned no log-probabilities for the pass');
@@ -319,51 +312,49 @@ class LogprobRecorder {
         `the target returned fewer than ${top} alternatives per node`,
       );
     }
-    this.#reserve(this.#length + count);
-    const start = this.#length;
+    const step = allocate(count, top);
     for (let j = 0; j < count; j++) {
       const node = accepted[j];
-      const at = start + j;
       if (Number.isNaN(chosen[node])) {
         throw new CanopyError(
           'CANOPY_ERR_INTERNAL',
           `the target returned no log-probability for node ${node}`,
         );
       }
-      this.#logprobs[at] = chosen[node];
+      step.logprobs[j] = chosen[node];
       for (let r = 0; r < top; r++) {
-        this.#topIds[at * top + r] = (ids as Int32Array)[node * width + r];
-        this.#topLogprobs[at * top + r] = (lps as Float32Array)[node * width + r];
+        step.topIds[j * top + r] = (ids as Int32Array)[node * width + r];
+        step.topLogprobs[j * top + r] = (lps as Float32Array)[node * width + r];
       }
     }
-    this.#length += count;
-    return this.#view(start, this.#length);
+    this.#steps.push(step);
+    return step;
   }
 
+  /** Every step's values, in order. */
   result(): TokenLogprobs {
-    return this.#view(0, this.#length);
-  }
-
-  #view(from: number, to: number): TokenLogprobs {
     const top = this.#top;
-    return {
+    const all = allocate(
+      this.#steps.reduce((sum, step) => sum + step.logprobs.length, 0),
       top,
-      logprobs: this.#logprobs.slice(from, to),
-      topIds: this.#topIds.slice(from * top, to * top),
-      topLogprobs: this.#topLogprobs.slice(from * top, to * top),
-    };
+    );
+    let at = 0;
+    for (const step of this.#steps) {
+      all.logprobs.set(step.logprobs, at);
+      all.topIds.set(step.topIds, at * top);
+      all.topLogprobs.set(step.topLogprobs, at * top);
+      at += step.logprobs.length;
+    }
+    return all;
   }
+}
 
-  #reserve(length: number): void {
-    if (length <= this.#logprobs.length) return;
-    const size = Math.max(length, this.#logprobs.length * 2);
-    const grow = <T extends Float32Array | Int32Array>(a: T, make: (n: number) => T, n: number): T => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    this.#logprobs = grow(this.#logprobs, (n) => new Float32Array(n), size);
-    this.#topIds = grow(this.#topIds, (n) => new Int32Array(n), size * this.#top);
-    this.#topLogprobs = grow(this.#topLogprobs, (n) => new Float32Array(n), size * this.#top);
-  }
+/** Room for `count` tokens' log-probabilities with `top` alternatives each. */
+function allocate(count: number, top: number) {
+  return {
+    top,
+    logprobs: new Float32Array(count),
+    topIds: new Int32Array(count * top),
+    topLogprobs: new Float32Array(count * top),
+  };
 }

@@ -1,17 +1,19 @@
 /**
- * The text of a finished generation: its tokens' bytes, cut before the stop
- * string when one ended it, decoded as UTF-8 once (so no character is split).
+ * The text of a finished generation: its tokens' shown bytes (special tokens
+ * have none), cut before the stop string when one ended it, decoded as UTF-8
+ * once (so no character is split). The stop matcher counts the same bytes
+ * (model-host.ts stopTextTable), so `stop.textBytes` is where the text ends.
  */
 import type { Tokenizer } from '../../adapters/tokenizer/index.js';
 import type { GenerateResult } from '../../engine/index.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
-export function outputText(tokenizer: Tokenizer, result: GenerateResult, skipSpecial = true): string {
+export function outputText(tokenizer: Tokenizer, result: GenerateResult): string {
   const parts: Uint8Array[] = [];
   let length = 0;
   for (const id of result.tokens) {
-    const bytes = skipSpecial && tokenizer.isSpecial(id) ? EMPTY : tokenizer.tokenBytes(id);
+    const bytes = tokenizer.isSpecial(id) ? EMPTY : tokenizer.tokenBytes(id);
     parts.push(bytes);
     length += bytes.length;
   }
@@ -21,22 +23,7 @@ export function outputText(tokenizer: Tokenizer, result: GenerateResult, skipSpe
     all.set(p, offset);
     offset += p.length;
   }
-  // textBytes counts the shown bytes (special tokens have none, model-host.ts stopTextTable) before the stop string.
-  let end = length;
-  if (result.stop) {
-    end = 0;
-    let counted = 0;
-    for (const id of result.tokens) {
-      const shown = tokenizer.isSpecial(id) ? 0 : tokenizer.tokenBytes(id).length;
-      const kept = skipSpecial ? shown : tokenizer.tokenBytes(id).length;
-      if (counted + shown > result.stop.textBytes) {
-        end += Math.min(kept, result.stop.textBytes - counted);
-        break;
-      }
-      counted += shown;
-      end += kept;
-    }
-  }
+  const end = result.stop ? Math.min(result.stop.textBytes, length) : length;
   return utf8.decode(all.subarray(0, end));
 }
 

@@ -7,7 +7,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { TokenLogprobs } from '../../engine/index.js';
 import { readJsonObject } from './body.js';
 import type { CanopyCore } from './core.js';
 import { sendError, sendJson, statusOf } from './http-errors.js';
@@ -25,7 +24,7 @@ import { generationOptions, OPENAI_NAMES } from './request-options.js';
 import { encodeText, endFailed, failureOf, openScope, statsBody, unknownModel } from './route-kit.js';
 import type { ServedModel } from './served-models.js';
 import { createSse, type SseWriter } from './sse.js';
-import { type GenerationOutcome, generateText } from './text-generation.js';
+import { type GenerationOutcome, generateText, type StepLogprobs } from './text-generation.js';
 
 type Kind = 'completions' | 'chat_completions';
 
@@ -73,17 +72,13 @@ function handler(core: CanopyCore, kind: Kind): RequestHandler {
       const { tokenizer } = served.host;
       let first = true;
       const cursor = textCursor(tokenizer);
-      const logprobsOf = (step?: { tokens: Int32Array; logprobs: TokenLogprobs }) => {
+      const logprobsOf = (step?: StepLogprobs) => {
         if (!step) return null;
         return chat
           ? chatLogprobs(tokenizer, step.tokens, step.logprobs)
           : completionLogprobs(tokenizer, step.tokens, step.logprobs, cursor);
       };
-      const piece = (
-        text: string,
-        finish: string | null,
-        step?: { tokens: Int32Array; logprobs: TokenLogprobs },
-      ) =>
+      const piece = (text: string, finish: string | null, step?: StepLogprobs) =>
         chat
           ? {
               index: 0,
@@ -93,7 +88,7 @@ function handler(core: CanopyCore, kind: Kind): RequestHandler {
             }
           : { index: 0, text, logprobs: logprobsOf(step), finish_reason: finish };
       const onText = stream
-        ? (text: string, step?: { tokens: Int32Array; logprobs: TokenLogprobs }) => {
+        ? (text: string, step?: StepLogprobs) => {
             stream.send({ ...head, choices: [piece(text, null, step)] });
             first = false;
           }

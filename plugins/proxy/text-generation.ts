@@ -55,12 +55,18 @@ export function streamable(text: string, stop: readonly string[]): { length: num
   return { length: text.length - hold, stopped: false };
 }
 
+/** One engine step's tokens and their log-probabilities, for a streamed piece. */
+export interface StepLogprobs {
+  readonly tokens: Int32Array;
+  readonly logprobs: TokenLogprobs;
+}
+
 export async function generateText(
   model: ServedModel,
   prompt: Int32Array,
   options: GenerationOptions,
   signal: AbortSignal,
-  onText?: (delta: string, step?: { tokens: Int32Array; logprobs: TokenLogprobs }) => void,
+  onText?: (delta: string, step?: StepLogprobs) => void,
 ): Promise<GenerationOutcome> {
   const { tokenizer, engine } = model.host;
   const decoder = tokenizer.createStreamDecoder({ skipSpecial: true });
@@ -87,9 +93,12 @@ export async function generateText(
           for (const id of tokens) pending += decoder.push(id);
           const ready = streamable(pending, options.stop);
           stopped = ready.stopped;
-          const piece = pending.slice(0, ready.length);
-          pending = pending.slice(ready.length);
-          sent += piece;
+          let piece = '';
+          if (ready.length > 0) {
+            piece = pending.slice(0, ready.length);
+            pending = pending.slice(ready.length);
+            sent += piece;
+          }
           // A step's log-probabilities leave with the text it released (possibly none yet).
           if (logprobs) onText(piece, { tokens, logprobs });
           else if (piece.length > 0) onText(piece);

@@ -125,7 +125,6 @@ export interface KServeClient {
   close(): Promise<void>;
 }
 
-/** Finds an output by name and datatype; a missing or mistyped one breaks the protocol. */
 /** Output `name` when the response has it with `datatype`: for outputs a caller can do without. */
 export function optionalOutputOf<D extends Datatype>(
   response: InferResponse,
@@ -136,6 +135,7 @@ export function optionalOutputOf<D extends Datatype>(
   return found?.datatype === datatype ? (found as Tensor<D>) : undefined;
 }
 
+/** Finds an output by name and datatype; a missing or mistyped one breaks the protocol. */
 export function outputOf<D extends Datatype>(response: InferResponse, name: string, datatype: D): Tensor<D> {
   const found = response.outputs.find((o) => o.name === name);
   if (found === undefined || found.datatype !== datatype) {

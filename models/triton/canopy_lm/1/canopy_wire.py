@@ -202,9 +202,9 @@ def parse_request(get: Callable[[str], Optional[np.ndarray]], limits: Limits) ->
     if not 0 <= return_top_k <= limits.max_top_k:
         raise bad(f"'return_top_k' must be in [0, {limits.max_top_k}], got {return_top_k}")
     logprobs_in = _vector(get, "return_logprobs", np.int32, 1, False)
-    return_logprobs = logprobs_in is not None and int(logprobs_in[0]) != 0
-    if logprobs_in is not None and int(logprobs_in[0]) not in (0, 1):
-        raise bad(f"'return_logprobs' must be 0 or 1, got {int(logprobs_in[0])}")
+    return_logprobs = 0 if logprobs_in is None else int(logprobs_in[0])
+    if return_logprobs not in (0, 1):
+        raise bad(f"'return_logprobs' must be 0 or 1, got {return_logprobs}")
     hidden = _vector(get, "hidden_layers", np.int32, None, False)
     hidden = np.zeros(0, np.int32) if hidden is None else hidden
     if np.any((hidden < 0) | (hidden > limits.num_layers)):
@@ -236,7 +236,7 @@ def parse_request(get: Callable[[str], Optional[np.ndarray]], limits: Limits) ->
         ops.append(SessionOp(sid, f, node_start, op_tokens, op_parents, keep[keep_start:keep_start + k], sampling))
         node_start += n
         keep_start += k
-    return WireRequest(tuple(ops), total, return_top_k, hidden, skip, return_logprobs)
+    return WireRequest(tuple(ops), total, return_top_k, hidden, skip, bool(return_logprobs))
 
 
 def input_getter(tensors: Mapping[str, np.ndarray]) -> Callable[[str], Optional[np.ndarray]]:
